@@ -1,0 +1,3 @@
+"""refport: referrer portfolio review dashboard."""
+
+__version__ = "0.1.0"
