@@ -182,3 +182,17 @@ TABLES: dict[str, Table] = {
 }
 
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
+
+
+def arrow_schema(table: str):
+    """The exact Arrow schema of a contract table, for writers (sample, import, fixtures)."""
+    import pyarrow as pa
+
+    types = {
+        VARCHAR: pa.string(),
+        DATE: pa.date32(),
+        TIMESTAMP: pa.timestamp("us"),
+        DOUBLE: pa.float64(),
+        INTEGER: pa.int32(),
+    }
+    return pa.schema([pa.field(c.name, types[c.type], nullable=c.nullable) for c in TABLES[table].columns])

@@ -1,0 +1,188 @@
+"""`refport`: the command line (shared/spec/cli.md). Thin: parse, call, print."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dashboard import __version__
+
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad names, dates or parameters: one line on stderr, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as for every usage error
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _add_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", metavar="DIR", help="data directory (default: data/sample)")
+
+
+def _parse_params(pairs: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"bad --param {pair!r}: expected key=value")
+        params[key.strip()] = value.strip()
+    return params
+
+
+def _open_checked(data: str | None):
+    """Open a data directory, refusing one the contract check finds broken."""
+    from dashboard.check import check
+    from dashboard.data import open_dataset, resolve_data_dir
+
+    path = resolve_data_dir(data)
+    if not path.is_dir():
+        raise UsageError(f"data directory {path} does not exist")
+    problems = check(path)
+    if problems:
+        lines = "\n".join(str(p) for p in problems[:20])
+        more = f"\n... {len(problems) - 20} more" if len(problems) > 20 else ""
+        print(f"{path}: the data fails the contract check:\n{lines}{more}", file=sys.stderr)
+        raise SystemExit(EXIT_PROBLEMS)
+    return open_dataset(path)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dashboard.data import PROJECT_ROOT, resolve_data_dir
+
+    env = dict(os.environ, REFPORT_DATA=str(resolve_data_dir(args.data)))
+    if args.state:
+        env["REFPORT_STATE"] = args.state
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
+        "--server.port", str(args.port),
+        "--browser.gatherUsageStats", "false",
+    ]
+    if args.headless:
+        command += ["--server.headless", "true"]
+    return subprocess.call(command, env=env)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from dashboard.sample import SIZES, generate
+
+    if args.size not in SIZES:
+        raise UsageError(f"unknown size {args.size!r}: choose one of {', '.join(SIZES)}")
+    counts = generate(Path(args.out), args.size, args.seed, progress=lambda m: print(m, file=sys.stderr))
+    for table, rows in counts.items():
+        print(f"{table:<20} {rows:>12,}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from dashboard.check import check
+    from dashboard.data import resolve_data_dir
+
+    path = resolve_data_dir(args.data)
+    if not path.is_dir():
+        raise UsageError(f"data directory {path} does not exist")
+    problems = check(path)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {path}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"{path}: all eleven tables follow the data contract")
+    return 0
+
+
+def cmd_queries(args: argparse.Namespace) -> int:
+    from dashboard import registry
+
+    for query in sorted(registry.queries().values(), key=lambda q: (q.area, q.name)):
+        params = ", ".join(p.describe() for p in query.params) or "—"
+        print(f"{query.name:<24} {query.area:<14} params: {params}")
+        print(f"{'':<24} {query.purpose}")
+        print(f"{'':<24} grain: {query.grain}")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from dashboard import export, registry
+    from dashboard.window import Filters, parse_date
+
+    query = registry.get(args.name)  # unknown names fail before the data is read
+    params = _parse_params(args.param or [])
+    registry.bind_params(query, params)
+    start = parse_date(args.start, "--start") if args.start else None
+    end = parse_date(args.end, "--end") if args.end else None
+    filters = Filters(**{name: tuple(getattr(args, name) or ()) for name in Filters.names()})
+    dataset = _open_checked(args.data)
+    window = registry.default_window(dataset, start, end)
+    frame = registry.run(args.name, dataset, window, filters, params)
+    writer = {"json": export.to_json, "csv": export.to_csv, "table": export.to_table}[args.format]
+    text = writer(frame)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="refport", description="Referrer portfolio review: dashboard and command line.")
+    parser.add_argument("--version", action="version", version=f"refport {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="start the dashboard")
+    _add_data(run)
+    run.add_argument("--port", type=int, default=8501)
+    run.add_argument("--state", metavar="PATH", help="where edits are kept")
+    run.add_argument("--headless", action="store_true", help="do not open a browser")
+    run.set_defaults(func=cmd_run)
+
+    sample = commands.add_parser("sample", help="write a synthetic data set")
+    sample.add_argument("--out", required=True, metavar="DIR")
+    sample.add_argument("--size", default="S", help="S, M or L")
+    sample.add_argument("--seed", type=int, default=1)
+    sample.set_defaults(func=cmd_sample)
+
+    chk = commands.add_parser("check", help="validate a data directory against the contract")
+    _add_data(chk)
+    chk.set_defaults(func=cmd_check)
+
+    lst = commands.add_parser("queries", help="list the named queries")
+    lst.set_defaults(func=cmd_queries)
+
+    qry = commands.add_parser("query", help="run one named query")
+    qry.add_argument("name")
+    _add_data(qry)
+    qry.add_argument("--start", metavar="YYYY-MM-DD")
+    qry.add_argument("--end", metavar="YYYY-MM-DD")
+    qry.add_argument("--param", action="append", metavar="KEY=VALUE", nargs="+",
+                     help="query parameter, repeatable")
+    qry.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    for name in ("team", "office", "work_type", "referrer_type", "region"):
+        qry.add_argument(f"--{name.replace('_', '-')}", dest=name, action="append", metavar="VALUE",
+                         help=f"keep only this {name.replace('_', ' ')} (repeatable)")
+    qry.set_defaults(func=cmd_query)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dashboard.registry import QueryError
+    from dashboard.window import WindowError
+
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "param", None):
+            args.param = [p for group in args.param for p in group]
+        return args.func(args)
+    except (UsageError, QueryError, WindowError) as error:
+        print(f"refport: {error}".replace("refport: refport", "refport"), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

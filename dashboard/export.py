@@ -1,0 +1,72 @@
+"""Write query results for people and machines: table, CSV, JSON.
+
+CSV cells that a spreadsheet would run as a formula (=, +, -, @ at the
+start of a text cell) are escaped with a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from datetime import date, datetime
+
+import pandas as pd
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def plain(value: object) -> object:
+    """A JSON-ready Python value: dates as YYYY-MM-DD, missing as None."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalar
+        return plain(value.item())
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    columns = list(frame.columns)
+    return [
+        {column: plain(value) for column, value in zip(columns, row)}
+        for row in frame.itertuples(index=False, name=None)
+    ]
+
+
+def to_json(frame: pd.DataFrame) -> str:
+    return json.dumps(records(frame), indent=2, ensure_ascii=False)
+
+
+def escape_formula(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot start a spreadsheet formula."""
+    out = frame.copy()
+    out.columns = [escape_formula(c) for c in out.columns]
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(escape_formula)
+    return out
+
+
+def to_csv(frame: pd.DataFrame) -> str:
+    buffer = io.StringIO()
+    safe_frame(frame).to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def to_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "(no rows)\n"
+    shown = pd.DataFrame({c: [plain(v) for v in frame[c]] for c in frame.columns})
+    return shown.to_string(index=False, na_rep="—", float_format=lambda x: f"{x:,.4g}" if abs(x) < 1 else f"{x:,.2f}") + "\n"

@@ -1,0 +1,252 @@
+"""Named queries: `queries/<area>/<name>.sql`, their parameters, and one way to run them.
+
+A page, the CLI and the board pack all call ``run(name, ...)``, so they
+cannot disagree about a number.
+
+Header of a query file::
+
+    -- name: drift
+    -- purpose: ...
+    -- grain: one row per calendar quarter overlapping the window
+    -- param: basis choice(count|value) = count
+    -- param: threshold float = 0.05
+
+``$start``/``$end`` (the window) and the filter lists (``$team``,
+``$office``, ``$work_type``, ``$referrer_type``, ``$region``) are bound
+automatically where the SQL uses them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from dashboard.data import PROJECT_ROOT, Dataset
+from dashboard.window import Filters, Window
+
+QUERIES_DIR = PROJECT_ROOT / "queries"
+MACROS_FILE = QUERIES_DIR / "_shared" / "filters.sql"
+WINDOW_PARAMS = ("start", "end")
+
+_HEADER = re.compile(r"^--\s*(name|purpose|grain|param):\s*(.*)$")
+_PARAM = re.compile(r"^(\w+)\s+(\w+)(?:\(([^)]*)\))?\s*=\s*(.*)$")
+_BIND = re.compile(r"\$(\w+)")
+
+
+class QueryError(ValueError):
+    """A query or parameter the user named that does not exist or does not fit."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str  # str, int, float, choice
+    default: str
+    choices: tuple[str, ...] = ()
+
+    def convert(self, value: object, query: str) -> object:
+        text = str(value).strip()
+        try:
+            if self.type == "int":
+                return int(text)
+            if self.type == "float":
+                return float(text)
+        except ValueError:
+            raise QueryError(
+                f"parameter {self.name} of {query} must be a{'n integer' if self.type == 'int' else ' number'}, "
+                f"got {text!r}"
+            ) from None
+        if self.choices and text not in self.choices:
+            raise QueryError(
+                f"parameter {self.name} of {query} must be one of {', '.join(self.choices)}, got {text!r}"
+            )
+        return text
+
+    def describe(self) -> str:
+        kind = "|".join(self.choices) if self.choices else self.type
+        return f"{self.name}={self.default} ({kind})"
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    area: str
+    purpose: str
+    grain: str
+    params: tuple[Param, ...] = ()
+    path: Path | None = None
+    # Queries whose arithmetic SQL does badly (Markov, Shapley) are Python
+    # functions (dataset, bound params) -> DataFrame, called by name like SQL.
+    function: Callable[[Dataset, dict[str, object]], pd.DataFrame] | None = field(
+        default=None, compare=False
+    )
+
+    @property
+    def sql(self) -> str:
+        assert self.path is not None
+        return _read_sql(self.path)
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        known = ", ".join(p.name for p in self.params) or "none"
+        raise QueryError(f"unknown parameter {name!r} for query {self.name} (known: {known})")
+
+
+@cache
+def _read_sql(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def parse_header(path: Path) -> NamedQuery:
+    meta: dict[str, str] = {}
+    params: list[Param] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = _HEADER.match(line.strip())
+        if not match:
+            if line.strip() and not line.strip().startswith("--"):
+                break
+            continue
+        key, value = match.groups()
+        if key == "param":
+            p = _PARAM.match(value.strip())
+            if not p:
+                raise ValueError(f"{path}: cannot read parameter line {line!r}")
+            name, kind, choices, default = p.groups()
+            params.append(
+                Param(
+                    name,
+                    kind,
+                    default.strip(),
+                    tuple(c.strip() for c in choices.split("|")) if choices else (),
+                )
+            )
+        else:
+            meta[key] = value.strip()
+    missing = {"name", "purpose", "grain"} - meta.keys()
+    if missing:
+        raise ValueError(f"{path}: header lacks {', '.join(sorted(missing))}")
+    if meta["name"] != path.stem:
+        raise ValueError(f"{path}: header name {meta['name']!r} differs from the file name")
+    return NamedQuery(meta["name"], path.parent.name, meta["purpose"], meta["grain"], tuple(params), path)
+
+
+_python_queries: dict[str, NamedQuery] = {}
+
+
+def register_python(query: NamedQuery) -> None:
+    _python_queries[query.name] = query
+
+
+@cache
+def _sql_queries() -> dict[str, NamedQuery]:
+    found: dict[str, NamedQuery] = {}
+    for path in sorted(QUERIES_DIR.glob("*/*.sql")):
+        if path.parent.name.startswith("_"):
+            continue
+        query = parse_header(path)
+        if query.name in found:
+            raise ValueError(f"two queries named {query.name}: {found[query.name].path} and {path}")
+        found[query.name] = query
+    return found
+
+
+def queries() -> dict[str, NamedQuery]:
+    """Every named query, SQL and Python, by name."""
+    if not _python_queries:
+        from dashboard import computed  # registers on first use; it imports this module
+
+        for query in computed.QUERIES:
+            register_python(query)
+    return {**_sql_queries(), **_python_queries}
+
+
+def get(name: str) -> NamedQuery:
+    try:
+        return queries()[name]
+    except KeyError:
+        raise QueryError(
+            f"unknown query {name!r}; `refport queries` lists them ({', '.join(sorted(queries()))})"
+        ) from None
+
+
+def bind_params(query: NamedQuery, params: dict[str, object] | None) -> dict[str, object]:
+    """The query's own parameters: defaults overlaid with the given values, converted and checked."""
+    bound = {p.name: p.convert(p.default, query.name) for p in query.params}
+    for key, value in (params or {}).items():
+        bound[key] = query.param(key).convert(value, query.name)
+    return bound
+
+
+def _ensure_macros(dataset: Dataset) -> None:
+    if not getattr(dataset, "_macros_ready", False):
+        dataset.connection.execute(MACROS_FILE.read_text(encoding="utf-8"))
+        dataset._macros_ready = True  # type: ignore[attr-defined]
+
+
+def data_end(dataset: Dataset) -> date:
+    """metrics.md's default `end`: the latest referral, matter, fee or activity date."""
+    value = run_sql(dataset, "data_end", {})["data_end"].iloc[0]
+    if value is None or pd.isna(value):
+        raise QueryError("the data holds no dated rows, so there is no default window; pass --start and --end")
+    return value
+
+
+def default_window(dataset: Dataset, start: date | None = None, end: date | None = None) -> Window:
+    return Window.resolve(data_end(dataset) if end is None else end, start, end)
+
+
+def run_sql(dataset: Dataset, name: str, values: dict[str, object]) -> pd.DataFrame:
+    """Run one SQL query with the bind values its text uses (DuckDB refuses unused ones)."""
+    _ensure_macros(dataset)
+    query = get(name)
+    sql = query.sql
+    used = set(_BIND.findall(sql))
+    missing = used - values.keys()
+    if missing:
+        raise QueryError(f"query {name} needs {', '.join(sorted(missing))}")
+    cursor = dataset.cursor()
+    try:
+        table = cursor.sql(sql, params={k: v for k, v in values.items() if k in used}).to_arrow_table()
+    finally:
+        cursor.close()
+    return to_frame(table)
+
+
+_NULLABLE = {
+    **{t: pd.Int64Dtype() for t in (pa.int8(), pa.int16(), pa.int32(), pa.int64())},
+    **{t: pd.Int64Dtype() for t in (pa.uint8(), pa.uint16(), pa.uint32())},
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """Dates stay dates and integers stay integers even with nulls (a level is 4, not 4.0)."""
+    return table.to_pandas(date_as_object=True, types_mapper=_NULLABLE.get)
+
+
+def run(
+    name: str,
+    dataset: Dataset,
+    window: Window | None = None,
+    filters: Filters | None = None,
+    params: dict[str, object] | None = None,
+) -> pd.DataFrame:
+    """The one way to compute a named query's result."""
+    query = get(name)
+    window = window or default_window(dataset)
+    values: dict[str, object] = {"start": window.start, "end": window.end}
+    values.update((filters or Filters()).as_params())
+    values.update(bind_params(query, params))
+    if query.function is not None:
+        _ensure_macros(dataset)
+        return query.function(dataset, values)
+    return run_sql(dataset, name, values)

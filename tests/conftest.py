@@ -1,0 +1,122 @@
+"""Shared fixtures: a tiny portfolio whose numbers are worked out by hand in the tests."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from dashboard.data import open_dataset
+from dashboard.window import Window
+from tests.fixtures import write_dataset
+
+# The analysis window of the hand-computed expectations.
+WINDOW = Window(date(2025, 1, 1), date(2025, 12, 31))
+
+
+def _referral(rid, on, referrer, status, team, direction="inbound", **extra):
+    return {
+        "referral_id": rid, "referred_on": on, "direction": direction, "referrer_id": referrer,
+        "fee_earner_id": "FE1" if team == "corporate" else "FE2", "to_team": team,
+        "client_id": f"CL-{rid}", "work_type": extra.pop("work_type", "corporate finance"),
+        "status": status, "estimated_value": extra.pop("estimated_value", 1000.0), **extra,
+    }
+
+
+def _matter(mid, referral, team, opened, work_type="corporate finance"):
+    return {"matter_id": mid, "client_id": f"CL-{referral or mid}", "team": team,
+            "work_type": work_type, "opened_on": opened, "referral_id": referral}
+
+
+TINY = {
+    "fee_earners": [
+        {"fee_earner_id": "FE1", "full_name": "Ann Archer", "team": "corporate", "office": "London",
+         "grade": "partner", "cost_rate": 100.0},
+        {"fee_earner_id": "FE2", "full_name": "Ben Baker", "team": "property", "office": "Leeds",
+         "grade": "associate", "cost_rate": 50.0},
+    ],
+    "referrers": [
+        {"referrer_id": "R1", "name": "Alpha LLP", "referrer_type": "law firm", "region": "London"},
+        {"referrer_id": "R2", "name": "Beta Bank", "referrer_type": "bank", "region": "North"},
+        {"referrer_id": "R3", "name": "Gamma Accountants", "referrer_type": "accountancy", "region": "London"},
+        {"referrer_id": "R4", "name": "Delta Architects", "referrer_type": "architect", "region": "North"},
+        {"referrer_id": "R5", "name": "Echo Insurers", "referrer_type": "insurer", "region": "London"},
+        {"referrer_id": "R6", "name": "Foxtrot Ltd", "referrer_type": "client", "region": None},
+    ],
+    "contacts": [
+        {"contact_id": f"C{i}", "referrer_id": f"R{i}", "full_name": f"Contact {i}"} for i in (1, 2, 3, 4, 6)
+    ],
+    "relationships": [
+        {"fee_earner_id": "FE1", "contact_id": "C1", "strength": 4},
+        {"fee_earner_id": "FE2", "contact_id": "C1", "strength": 2},
+        {"fee_earner_id": "FE1", "contact_id": "C2", "strength": 3},
+        {"fee_earner_id": "FE1", "contact_id": "C6", "strength": 1},
+    ],
+    "referrals": [
+        _referral("RF1", "2025-01-01", "R1", "won", "corporate", contact_id="C1", closed_on="2025-01-10"),
+        _referral("RF2", "2025-03-10", "R1", "lost", "property", closed_on="2025-04-01"),
+        _referral("RF3", "2025-12-31", "R1", "open", "corporate"),
+        _referral("RF4", "2024-12-31", "R1", "won", "corporate", closed_on="2025-01-02"),
+        _referral("RF5", "2025-05-05", "R2", "won", "property", closed_on="2025-05-10"),
+        _referral("RF6", "2025-06-06", "R2", "declined", "property", closed_on="2025-06-07"),
+        _referral("RF7", "2025-07-07", "R3", "won", "corporate", closed_on="2025-07-20"),
+        _referral("RF8", "2022-03-01", "R4", "won", "corporate", closed_on="2022-03-20"),
+        _referral("RF9", "2026-01-01", "R1", "open", "corporate"),
+        _referral("RF10", "2025-02-02", "R2", "won", "corporate", direction="outbound"),
+        _referral("RF11", "2025-08-08", "R2", "open", "corporate", direction="outbound"),
+        _referral("RF12", "2024-06-01", "R1", "won", "corporate", direction="outbound"),
+        _referral("RF13", "2025-04-04", None, "won", "corporate", direction="internal",
+                  from_team="property"),
+        _referral("RF14", "2025-11-11", "R2", "won", "property", closed_on="2025-11-20"),
+    ],
+    "matters": [
+        _matter("M1", "RF1", "corporate", "2025-01-15"),
+        _matter("M4", "RF4", "corporate", "2025-01-05"),
+        _matter("M5", "RF5", "property", "2025-05-20"),
+        _matter("M7", "RF7", "corporate", "2025-07-25"),
+        _matter("M8", "RF8", "corporate", "2022-04-01"),
+        _matter("M13", "RF13", "corporate", "2025-04-10"),
+        _matter("M14", "RF14", "property", "2025-12-01"),
+        _matter("M99", None, "corporate", "2025-03-01"),
+    ],
+    "fees": [
+        {"matter_id": "M1", "billed_on": "2025-02-01", "amount": 1000.0},
+        {"matter_id": "M1", "billed_on": "2026-01-15", "amount": 500.0},
+        {"matter_id": "M4", "billed_on": "2024-12-31", "amount": 700.0},
+        {"matter_id": "M4", "billed_on": "2025-01-31", "amount": 3000.0},
+        {"matter_id": "M5", "billed_on": "2025-06-30", "amount": 2000.0},
+        {"matter_id": "M7", "billed_on": "2025-08-01", "amount": 100.0},
+        {"matter_id": "M7", "billed_on": "2025-09-01", "amount": -150.0},
+        {"matter_id": "M8", "billed_on": "2022-06-01", "amount": 5000.0},
+        {"matter_id": "M13", "billed_on": "2025-05-01", "amount": 800.0},
+        {"matter_id": "M14", "billed_on": "2026-01-31", "amount": 400.0},
+        {"matter_id": "M99", "billed_on": "2025-03-03", "amount": 999.0},
+    ],
+    "activities": [
+        {"activity_id": "A1", "occurred_on": "2025-02-02", "referrer_id": "R1", "fee_earner_id": "FE1",
+         "activity_type": "lunch", "hours": 2.0, "expense": 100.0},
+        {"activity_id": "A2", "occurred_on": "2025-03-03", "referrer_id": "R4", "fee_earner_id": "FE2",
+         "activity_type": "seminar", "hours": 3.0, "expense": 50.0},
+        {"activity_id": "A3", "occurred_on": "2024-12-31", "referrer_id": "R4", "fee_earner_id": "FE2",
+         "activity_type": "lunch", "hours": 10.0, "expense": 0.0},
+        {"activity_id": "A4", "occurred_on": "2025-12-31", "referrer_id": "R2", "fee_earner_id": "FE2",
+         "activity_type": "coffee", "hours": 1.0, "expense": 10.0},
+        {"activity_id": "A5", "occurred_on": "2025-06-01", "referrer_id": "R3", "fee_earner_id": "FE1",
+         "activity_type": "newsletter", "hours": 0.0, "expense": 0.0},
+    ],
+    "work_type_targets": [
+        {"work_type": "corporate finance", "target_share": 1.0, "effective_from": "2020-01-01"},
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("tiny"), TINY)
+
+
+@pytest.fixture()
+def tiny(tiny_dir):
+    dataset = open_dataset(tiny_dir)
+    yield dataset
+    dataset.connection.close()
