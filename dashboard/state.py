@@ -1,0 +1,138 @@
+"""The analysis window and filters in one place: sidebar widgets, session state, URL.
+
+Every page reads ``current()``; the values survive page changes (the
+sidebar lives in the entry script) and travel in the URL so a view can be
+shared.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import registry
+from dashboard.check import Problem, check
+from dashboard.data import Dataset, shared_dataset
+from dashboard.window import Filters, Window, WindowError, default_start
+
+FILTER_LABELS = {
+    "team": "Team",
+    "office": "Office",
+    "work_type": "Work type",
+    "referrer_type": "Referrer type",
+    "region": "Region",
+}
+
+
+def dataset() -> Dataset:
+    return shared_dataset(os.environ.get("REFPORT_DATA"))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _problems(data_dir: str, fingerprint: str) -> list[Problem]:
+    return check(data_dir)
+
+
+def problems() -> list[Problem]:
+    ds = dataset()
+    return _problems(str(ds.data_dir), ds.fingerprint)
+
+
+@st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
+def _run(fingerprint: str, name: str, window: Window, filters: Filters,
+         params: tuple[tuple[str, object], ...]) -> pd.DataFrame:
+    return registry.run(name, dataset(), window, filters, dict(params))
+
+
+def query(name: str, params: dict[str, object] | None = None,
+          window: Window | None = None, filters: Filters | None = None) -> pd.DataFrame:
+    """A named query for the current window and filters, cached per data fingerprint."""
+    ds = dataset()
+    return _run(ds.fingerprint, name, window or current_window(), filters or current_filters(),
+                tuple(sorted((params or {}).items())))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _data_end(fingerprint: str) -> date:
+    return registry.data_end(dataset())
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _filter_options(fingerprint: str) -> dict[str, list[str]]:
+    frame = registry.run_sql(dataset(), "filter_options", {})
+    return {dim: sorted(frame.loc[frame["dimension"] == dim, "value"].tolist()) for dim in FILTER_LABELS}
+
+
+def _url_date(key: str) -> date | None:
+    text = st.query_params.get(key)
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def sidebar() -> None:
+    """Draw the window and filter widgets (from the entry script, so every page shares them)."""
+    ds = dataset()
+    data_end = _data_end(ds.fingerprint)
+    if "window_end" not in st.session_state:
+        end = _url_date("end") or data_end
+        st.session_state["window_end"] = end
+        st.session_state["window_start"] = _url_date("start") or default_start(end)
+        for dim in FILTER_LABELS:
+            st.session_state[f"filter_{dim}"] = st.query_params.get_all(dim)
+
+    options = _filter_options(ds.fingerprint)
+    with st.sidebar:
+        st.markdown("### Analysis window")
+        left, right = st.columns(2)
+        left.date_input("From", key="window_start", format="YYYY-MM-DD")
+        right.date_input("To", key="window_end", format="YYYY-MM-DD")
+        if st.button("Default window (24 months)", width="stretch"):
+            st.session_state["window_end"] = data_end
+            st.session_state["window_start"] = default_start(data_end)
+            st.rerun()
+        st.markdown("### Filters")
+        for dim, label in FILTER_LABELS.items():
+            key = f"filter_{dim}"
+            # a value shared in a URL that the data no longer has is dropped, not an error
+            st.session_state[key] = [v for v in st.session_state.get(key, []) if v in options[dim]]
+            st.multiselect(label, options[dim], key=key, placeholder="All")
+        if st.session_state["window_start"] > st.session_state["window_end"]:
+            st.error("The window's start is after its end: the default 24-month window is shown.")
+        st.caption(f"Data: `{ds.data_dir.name}` · up to {data_end:%d %b %Y}")
+    _write_url()
+
+
+def _write_url() -> None:
+    params: dict[str, object] = {
+        "start": st.session_state["window_start"].isoformat(),
+        "end": st.session_state["window_end"].isoformat(),
+    }
+    for dim in FILTER_LABELS:
+        values = st.session_state.get(f"filter_{dim}") or []
+        if values:
+            params[dim] = values
+    st.query_params.from_dict(params)
+
+
+def current_window() -> Window:
+    start, end = st.session_state.get("window_start"), st.session_state.get("window_end")
+    if start is None or end is None:
+        return registry.default_window(dataset())
+    try:
+        return Window(start, end)
+    except WindowError:
+        return registry.default_window(dataset())
+
+
+def current_filters() -> Filters:
+    return Filters(**{dim: tuple(st.session_state.get(f"filter_{dim}") or ()) for dim in FILTER_LABELS})
+
+
+def context_caption() -> str:
+    window = current_window()
+    return f"Window {window.label()} · {current_filters().describe()}"
