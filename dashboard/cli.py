@@ -18,6 +18,10 @@ class UsageError(Exception):
     """Bad names, dates or parameters: one line on stderr, exit 2."""
 
 
+class DataProblems(Exception):
+    """The data fails the contract check: the report goes to stderr, exit 1."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, as for every usage error
         raise UsageError(f"{self.prog}: {message}")
@@ -49,8 +53,8 @@ def _open_checked(data: str | None):
     if problems:
         lines = "\n".join(str(p) for p in problems[:20])
         more = f"\n... {len(problems) - 20} more" if len(problems) > 20 else ""
-        print(f"{path}: the data fails the contract check:\n{lines}{more}", file=sys.stderr)
-        raise SystemExit(EXIT_PROBLEMS)
+        raise DataProblems(f"{path}: the data fails the contract check "
+                           f"(`refport check` lists every problem):\n{lines}{more}")
     return open_dataset(path)
 
 
@@ -180,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, QueryError, WindowError) as error:
         print(f"refport: {error}".replace("refport: refport", "refport"), file=sys.stderr)
         return EXIT_USAGE
+    except DataProblems as error:
+        print(error, file=sys.stderr)
+        return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return 130
 

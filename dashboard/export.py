@@ -68,5 +68,17 @@ def to_csv(frame: pd.DataFrame) -> str:
 def to_table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "(no rows)\n"
-    shown = pd.DataFrame({c: [plain(v) for v in frame[c]] for c in frame.columns})
-    return shown.to_string(index=False, na_rep="—", float_format=lambda x: f"{x:,.4g}" if abs(x) < 1 else f"{x:,.2f}") + "\n"
+    shown = pd.DataFrame({c: [_cell_text(plain(v)) for v in frame[c]] for c in frame.columns})
+    return shown.to_string(index=False) + "\n"
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4f}" if 0 < abs(value) < 1 else f"{value:,.2f}"
+    return str(value)
