@@ -19,17 +19,21 @@ st.set_page_config(page_title="refport · referrer portfolio review", page_icon=
 overview = st.Page(PAGES / "overview.py", title="Overview", icon="📊", default=True, url_path="overview")
 data = st.Page(PAGES / "data.py", title="Data", icon="🗂️", url_path="data")
 
+# The sidebar is drawn before st.navigation: widgets drawn after it are
+# dropped from the sidebar on reruns. Broken data gets no window or filters.
+problems = state.problems()
+if not problems:
+    state.sidebar()
+
 navigation = st.navigation({"Portfolio review": [overview], "Data": [data]})
 
-if state.problems() and navigation.url_path != "data":
+if problems and navigation.url_path != "data":
     st.title(navigation.title)
     st.error(
         f"The data in `{state.dataset().data_dir}` fails the contract check "
-        f"({len(state.problems())} problem(s)), so this page cannot be computed."
+        f"({len(problems)} problem(s)), so this page cannot be computed."
     )
     st.page_link(data, label="See the check report on the Data page", icon="🗂️")
     st.stop()
 
-if not state.problems():
-    state.sidebar()
 navigation.run()

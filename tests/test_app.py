@@ -1,0 +1,92 @@
+"""The app in Streamlit's AppTest: every page runs without exception and shows its key element."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.data import PROJECT_ROOT
+
+APP = str(PROJECT_ROOT / "dashboard" / "app.py")
+PAGE_FILES = sorted(p.name for p in (PROJECT_ROOT / "dashboard" / "pages").glob("*.py") if p.name != "__init__.py")
+
+
+@pytest.fixture()
+def app(monkeypatch, tiny_dir):
+    monkeypatch.setenv("REFPORT_DATA", str(tiny_dir))
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def test_opens_on_the_overview_with_headline_figures(app):
+    app.run()
+    assert not app.exception
+    assert app.title[0].value == "Referrer portfolio overview"
+    labels = [m.label for m in app.metric]
+    assert labels == ["Inbound referrals", "Conversion rate", "Referred fees", "Top-3 share",
+                      "Referrers with fees", "Prune candidates"]
+    # default window 2024-02-01 .. 2026-01-31 on TINY: RF1, RF2, RF3, RF5, RF6, RF7, RF9, RF14, RF4
+    assert app.metric[0].value == "9"
+    assert app.metric[2].value.startswith("GBP ")
+
+
+def test_sidebar_window_changes_the_figures_and_the_url(app):
+    from datetime import date
+
+    app.run()
+    app.date_input(key="window_start").set_value(date(2025, 1, 1)).run()
+    app.date_input(key="window_end").set_value(date(2025, 12, 31)).run()
+    assert not app.exception
+    assert app.metric[0].value == "7"  # test_queries: 7 received in 2025
+    assert app.query_params["start"] == ["2025-01-01"] and app.query_params["end"] == ["2025-12-31"]
+
+
+def test_filters_survive_a_page_change(app):
+    app.run()
+    app.multiselect(key="filter_team").set_value(["property"]).run()
+    app.switch_page("pages/data.py").run()
+    assert not app.exception
+    assert app.session_state["filter_team"] == ["property"]
+    app.switch_page("pages/overview.py").run()
+    assert app.multiselect(key="filter_team").value == ["property"]
+    assert "team: property" in app.caption[0].value
+
+
+def test_url_carries_a_shared_view(app):
+    app.query_params["team"] = "property"
+    app.query_params["start"] = "2025-01-01"
+    app.query_params["end"] = "2025-12-31"
+    app.run()
+    assert not app.exception
+    assert app.multiselect(key="filter_team").value == ["property"]
+    assert app.metric[0].value == "4"  # property referrals in 2025
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_every_page_runs_without_exception(app, page):
+    app.run()
+    app.switch_page(f"pages/{page}").run()
+    assert not app.exception, f"{page}: {app.exception}"
+    assert app.title, f"{page} shows no title"
+
+
+def test_data_page_shows_counts_and_completeness(app):
+    app.run()
+    app.switch_page("pages/data.py").run()
+    assert app.success[0].value.startswith("All eleven tables")
+    assert any(s.value.startswith("Completeness score: ") for s in app.subheader)
+
+
+def test_broken_data_shows_the_check_report_not_a_traceback(monkeypatch, tmp_path, tiny_dir):
+    for file in Path(tiny_dir).glob("*.parquet"):
+        if file.name != "fees.parquet":
+            (tmp_path / file.name).write_bytes(file.read_bytes())
+    monkeypatch.setenv("REFPORT_DATA", str(tmp_path))
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    assert not app.exception
+    assert "fails the contract check" in app.error[0].value
+    app.switch_page("pages/data.py").run()
+    assert not app.exception
+    report = app.dataframe[0].value
+    assert report["file"].tolist() == ["fees.parquet"]

@@ -1,0 +1,91 @@
+"""Every page in a real headless chromium against a real Streamlit server.
+
+Under CI=true these run, never skip: a missing chromium is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+
+pytestmark = pytest.mark.browser
+
+# url path → text that proves the page's key element rendered
+PAGES = {
+    "overview": "What the numbers say",
+    "data": "Completeness score",
+}
+
+
+def _require_chromium():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run must install Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(browser):
+    from dashboard.data import SAMPLE_DIR
+
+    with streamlit_server(SAMPLE_DIR) as url:
+        yield url
+
+
+def open_page(browser, url: str, key_text: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    page.get_by_text(key_text).first.wait_for(timeout=60_000)
+    # wait until the script run is over, so a late exception would be on screen
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
+    return page, errors
+
+
+def test_every_page_file_has_a_browser_test():
+    from dashboard.data import PROJECT_ROOT
+
+    files = {p.stem for p in (PROJECT_ROOT / "dashboard" / "pages").glob("*.py") if p.stem != "__init__"}
+    assert files <= set(PAGES), f"pages without a browser test: {sorted(files - set(PAGES))}"
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page_loads_with_its_key_element_and_no_exception(browser, server, path):
+    page, errors = open_page(browser, f"{server}/{path}", PAGES[path])
+    try:
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert not errors, errors
+        assert page.locator('[data-testid="stSidebar"]').get_by_text("Analysis window").count() == 1
+    finally:
+        page.close()
+
+
+def test_overview_filter_goes_into_the_url_and_survives_a_page_change(browser, server):
+    page, _ = open_page(browser, f"{server}/overview?team=corporate", PAGES["overview"])
+    try:
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.get_by_text("corporate").first.wait_for(timeout=30_000)
+        page.get_by_role("link", name="Data").first.click()
+        page.get_by_text(PAGES["data"]).first.wait_for(timeout=60_000)
+        assert "team=corporate" in page.url
+        assert sidebar.get_by_text("corporate").count() >= 1
+    finally:
+        page.close()
