@@ -36,7 +36,7 @@ from .contract import (
     Table,
 )
 
-__all__ = ["Problem", "check", "MAX_ROWS_PER_RULE"]
+__all__ = ["MAX_ROWS_PER_RULE", "Problem", "check"]
 
 # One rule hitting more rows than this in one column is listed up to this many
 # rows, followed by one "... and N more rows with the same problem" line.
@@ -81,17 +81,19 @@ class Problem:
 
 _INTEGER_TYPES = frozenset(
     {
-        "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
-        "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
     }
 )
 _FLOAT_TYPES = frozenset({"FLOAT", "DOUBLE", "REAL"})
-_TIMESTAMP_TYPES = frozenset(
-    {
-        "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS",
-        "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ",
-    }
-)
 # A column in which every value is null (e.g. pandas writes an all-None column
 # with Arrow's null type) has no type of its own; it fits any contract type.
 _NULL_TYPES = frozenset({'"NULL"', "NULL"})
@@ -114,7 +116,8 @@ def _type_ok(expected: str, actual: str) -> bool:
     if expected == DATE:
         return a == "DATE"
     if expected == TIMESTAMP:
-        return a in _TIMESTAMP_TYPES
+        # TIMESTAMP, TIMESTAMP_S/_MS/_NS, TIMESTAMP WITH TIME ZONE, TIMESTAMPTZ(_NS)
+        return a.startswith("TIMESTAMP")
     if expected == DOUBLE:
         return a in _INTEGER_TYPES or a in _FLOAT_TYPES or a.startswith("DECIMAL")
     if expected == INTEGER:
@@ -141,12 +144,15 @@ def _str_literal(text: str) -> str:
 
 def _entity(table_name: str) -> str:
     """'fee_earners' -> 'fee earner' (for messages about references)."""
-    name = table_name[:-1] if table_name.endswith("s") else table_name
+    name = table_name.removesuffix("s")
     return name.replace("_", " ")
 
 
-# Errors that mean the file itself cannot be read (as opposed to a bug here).
-_READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.InternalException)
+# Errors that point at a mistake in a query here rather than at the file; any
+# other DuckDB error while reading a file means the file cannot be read (a
+# corrupt page can surface as InvalidInputException, IOException or even a
+# bare duckdb.Error).
+_QUERY_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
 
 
 def _first_line(err: Exception) -> str:
@@ -176,8 +182,18 @@ class _State:
         return self.table.file_name
 
     def source(self, alias: str = "t") -> str:
-        """The file as a relation, with its (0-based) row number."""
-        return f"read_parquet({_str_literal(str(self.path))}, file_row_number = true) AS {alias}"
+        """The file as a relation, with its (0-based) row number as file_row_number."""
+        path = _str_literal(str(self.path))
+        if "file_row_number" in self.schema:
+            # The file has a column of that name (extra columns are allowed):
+            # DuckDB's option would clash with it, so number the rows in scan
+            # order instead (DuckDB preserves insertion order by default).
+            return (
+                '(SELECT * EXCLUDE ("file_row_number"), '
+                "row_number() OVER () - 1 AS file_row_number "
+                f"FROM read_parquet({path})) AS {alias}"
+            )
+        return f"read_parquet({path}, file_row_number = true) AS {alias}"
 
     def row_label(self, alias: str = "t") -> str:
         """SQL naming a row: its primary-key id, else 'row N' (1-based)."""
@@ -192,7 +208,9 @@ class _State:
 
 
 # Kinds of problem, in report order within a table.
-K_FILE, K_COLUMN, K_TYPE, K_NULL, K_RULE, K_ENUM, K_RANGE, K_SUM, K_DUPLICATE, K_REFERENCE = range(10)
+K_FILE, K_COLUMN, K_TYPE, K_NULL, K_RULE, K_ENUM, K_RANGE, K_SUM, K_DUPLICATE, K_REFERENCE = range(
+    10
+)
 
 
 class _Checker:
@@ -206,8 +224,13 @@ class _Checker:
         if not state.broken:
             state.broken = True
             state.found[K_FILE].append(
-                Problem(state.file, None, None, None,
-                        f"cannot be read as a Parquet file: {_first_line(err)}")
+                Problem(
+                    state.file,
+                    None,
+                    None,
+                    None,
+                    f"cannot be read as a Parquet file: {_first_line(err)}",
+                )
             )
 
     def _query(self, states: list[_State], sql: str, params: list) -> list[tuple] | None:
@@ -217,14 +240,25 @@ class _Checker:
         """
         try:
             return self.cur.execute(sql, params).fetchall()
-        except _READ_ERRORS as err:
+        except _QUERY_ERRORS:
+            raise
+        except duckdb.Error as err:
             text = str(err)
             blamed = next((s for s in states if s.file in text), states[0])
             self._mark_unreadable(blamed, err)
             return None
 
-    def _rows(self, state: _State, kind: int, column: str, inner_sql: str, params: list,
-              make, states: list[_State] | None = None, unit: str = "rows") -> None:
+    def _rows(
+        self,
+        state: _State,
+        kind: int,
+        column: str,
+        inner_sql: str,
+        params: list,
+        make,
+        states: list[_State] | None = None,
+        unit: str = "rows",
+    ) -> None:
         """Report the rows of `inner_sql` (columns rn, row, value, detail), capped.
 
         `make(row, value, detail)` builds the Problem for one row.
@@ -245,8 +279,13 @@ class _Checker:
             out.append(make(item["row"], item["value"], item["detail"]))
         if total > len(first):
             out.append(
-                Problem(state.file, column, None, None,
-                        f"... and {total - len(first)} more {unit} with the same problem")
+                Problem(
+                    state.file,
+                    column,
+                    None,
+                    None,
+                    f"... and {total - len(first)} more {unit} with the same problem",
+                )
             )
 
     # -- phase 1: each file on its own --------------------------------------- #
@@ -255,9 +294,14 @@ class _Checker:
         table = state.table
         if not state.path.exists():
             state.found[K_FILE].append(
-                Problem(state.file, None, None, None,
-                        "file is missing from the data directory "
-                        f"(expected the {table.name} table as {state.file})")
+                Problem(
+                    state.file,
+                    None,
+                    None,
+                    None,
+                    "file is missing from the data directory "
+                    f"(expected the {table.name} table as {state.file})",
+                )
             )
             return
         try:
@@ -279,8 +323,13 @@ class _Checker:
                 )
             elif not _type_ok(col.type, actual):
                 state.found[K_TYPE].append(
-                    Problem(state.file, col.name, None, None,
-                            f"wrong type: expected {_EXPECTED_TYPE_TEXT[col.type]}, found {actual}")
+                    Problem(
+                        state.file,
+                        col.name,
+                        None,
+                        None,
+                        f"wrong type: expected {_EXPECTED_TYPE_TEXT[col.type]}, found {actual}",
+                    )
                 )
             else:
                 state.usable.add(col.name)
@@ -313,16 +362,25 @@ class _Checker:
             c = f"t.{_ident(col.name)}"
             cond = f"{c} IS NULL"
             if _is_float(state.schema[col.name]):
-                cond += f" OR isnan({c})"
+                # NaN and infinity. (Not isnan(): DuckDB 2.0 folds isnan() on a
+                # Parquet column to false from the file's statistics.)
+                cond += f" OR NOT isfinite({c})"
             self._rows(
-                state, K_NULL, col.name,
+                state,
+                K_NULL,
+                col.name,
                 f"SELECT t.file_row_number AS rn, {label} AS row, CAST({c} AS VARCHAR) AS value, "
                 f"NULL AS detail FROM {state.source()} WHERE {cond}",
                 [],
                 lambda row, value, _d, col=col: Problem(
-                    state.file, col.name, row, value,
-                    "required value is missing (null)" if value is None
-                    else "required value is not a number (NaN)"),
+                    state.file,
+                    col.name,
+                    row,
+                    value,
+                    "required value is missing (null)"
+                    if value is None
+                    else "required value is not a finite number",
+                ),
             )
 
     def _check_referral_rules(self, state: _State) -> None:
@@ -332,22 +390,32 @@ class _Checker:
         label = state.row_label()
         src = state.source()
         conditional = (
-            ("referrer_id", ["inbound", "outbound"], "a referrer_id is required when direction is {}"),
-            ("from_team", ["internal"], "from_team (the team that passed the work on) "
-                                        "is required when direction is {}"),
+            (
+                "referrer_id",
+                ["inbound", "outbound"],
+                "a referrer_id is required when direction is {}",
+            ),
+            (
+                "from_team",
+                ["internal"],
+                ("from_team (the team that passed the work on) is required when direction is {}"),
+            ),
         )
         for column, directions, message in conditional:
             if not state.can_use(column):
                 continue
             marks = ", ".join("?" for _ in directions)
             self._rows(
-                state, K_RULE, column,
+                state,
+                K_RULE,
+                column,
                 f"SELECT t.file_row_number AS rn, {label} AS row, NULL AS value, "
                 f"t.direction AS detail FROM {src} "
                 f"WHERE t.{_ident(column)} IS NULL AND t.direction IN ({marks})",
                 list(directions),
                 lambda row, value, direction, column=column, message=message: Problem(
-                    state.file, column, row, value, message.format(direction)),
+                    state.file, column, row, value, message.format(direction)
+                ),
             )
         if state.can_use("status"):
             statuses = TABLES["referrals"].column("status").enum or ()
@@ -356,14 +424,20 @@ class _Checker:
                 marks = ", ".join("?" for _ in not_allowed)
                 allowed = " or ".join(OUTBOUND_STATUSES)
                 self._rows(
-                    state, K_RULE, "status",
+                    state,
+                    K_RULE,
+                    "status",
                     f"SELECT t.file_row_number AS rn, {label} AS row, t.status AS value, "
                     f"NULL AS detail FROM {src} "
                     f"WHERE t.direction = ? AND t.status IN ({marks})",
                     ["outbound", *not_allowed],
                     lambda row, value, _d: Problem(
-                        state.file, "status", row, value,
-                        f"an outbound referral must have status {allowed}"),
+                        state.file,
+                        "status",
+                        row,
+                        value,
+                        f"an outbound referral must have status {allowed}",
+                    ),
                 )
 
     def _check_enums(self, state: _State) -> None:
@@ -374,15 +448,21 @@ class _Checker:
             c = f"t.{_ident(col.name)}"
             marks = ", ".join("?" for _ in col.enum)
             self._rows(
-                state, K_ENUM, col.name,
+                state,
+                K_ENUM,
+                col.name,
                 f"SELECT t.file_row_number AS rn, {label} AS row, CAST({c} AS VARCHAR) AS value, "
                 f"lower(CAST({c} AS VARCHAR)) IN ({marks}) AS detail "
                 f"FROM {state.source()} WHERE {c} IS NOT NULL AND {c} NOT IN ({marks})",
                 [*col.enum, *col.enum],
                 lambda row, value, lower_ok, col=col: Problem(
-                    state.file, col.name, row, value,
+                    state.file,
+                    col.name,
+                    row,
+                    value,
                     f"not one of {', '.join(col.enum)}"
-                    + (" (values are lower-case)" if lower_ok else "")),
+                    + (" (values are lower-case)" if lower_ok else ""),
+                ),
             )
 
     def _check_ranges(self, state: _State) -> None:
@@ -391,15 +471,19 @@ class _Checker:
             if table_name != state.table.name or not state.can_use(column):
                 continue
             c = f"t.{_ident(column)}"
+            # NaN and infinity are reported as "not a finite number" already
+            finite = f" AND isfinite({c})" if _is_float(state.schema[column]) else ""
             self._rows(
-                state, K_RANGE, column,
+                state,
+                K_RANGE,
+                column,
                 f"SELECT t.file_row_number AS rn, {label} AS row, CAST({c} AS VARCHAR) AS value, "
                 f"NULL AS detail FROM {state.source()} "
-                f"WHERE {c} IS NOT NULL AND NOT ({c} >= ? AND {c} <= ?)",
+                f"WHERE {c} IS NOT NULL{finite} AND NOT ({c} >= ? AND {c} <= ?)",
                 [low, high],
                 lambda row, value, _d, column=column, low=low, high=high: Problem(
-                    state.file, column, row, value,
-                    f"outside the allowed range {low:g} to {high:g}"),
+                    state.file, column, row, value, f"outside the allowed range {low:g} to {high:g}"
+                ),
             )
 
     def _check_target_sums(self, state: _State) -> None:
@@ -408,20 +492,26 @@ class _Checker:
             return
         share = "CAST(t.target_share AS DOUBLE)"
         self._rows(
-            state, K_SUM, "target_share",
+            state,
+            K_SUM,
+            "target_share",
             "SELECT rn, CAST(effective_from AS VARCHAR) AS row, "
             "CAST(total AS VARCHAR) AS value, NULL AS detail FROM ("
             f"  SELECT t.effective_from, min(t.file_row_number) AS rn, sum({share}) AS total, "
-            f"    count(*) FILTER (WHERE {share} IS NULL OR isnan({share}) "
+            f"    count(*) FILTER (WHERE {share} IS NULL OR NOT isfinite({share}) "
             f"                     OR {share} < ? OR {share} > ?) AS invalid "
             f"  FROM {state.source()} WHERE t.effective_from IS NOT NULL "
             "  GROUP BY t.effective_from"
             ") WHERE invalid = 0 AND abs(total - 1) > ?",
             [0.0, 1.0, SUM_TOLERANCE],
             lambda row, value, _d: Problem(
-                state.file, "target_share", row, _format_number(value),
+                state.file,
+                "target_share",
+                row,
+                _format_number(value),
                 f"target shares for effective_from {row} sum to {_format_number(value)}; "
-                "they must sum to 1"),
+                "they must sum to 1",
+            ),
             unit="effective_from dates",
         )
 
@@ -431,15 +521,17 @@ class _Checker:
             return
         c = f"t.{_ident(pk)}"
         self._rows(
-            state, K_DUPLICATE, pk,
+            state,
+            K_DUPLICATE,
+            pk,
             "SELECT rn, id AS row, id AS value, CAST(n AS VARCHAR) AS detail FROM ("
             f"  SELECT CAST({c} AS VARCHAR) AS id, count(*) AS n, min(t.file_row_number) AS rn "
             f"  FROM {state.source()} WHERE {c} IS NOT NULL GROUP BY {c} HAVING count(*) > 1"
             ")",
             [],
             lambda row, value, n: Problem(
-                state.file, pk, row, value,
-                f"duplicate id: occurs {n} times; ids must be unique"),
+                state.file, pk, row, value, f"duplicate id: occurs {n} times; ids must be unique"
+            ),
             unit="ids",
         )
 
@@ -459,7 +551,9 @@ class _Checker:
             c = f"t.{_ident(col.name)}"
             entity = _entity(target_name)
             self._rows(
-                state, K_REFERENCE, col.name,
+                state,
+                K_REFERENCE,
+                col.name,
                 f"SELECT t.file_row_number AS rn, {label} AS row, CAST({c} AS VARCHAR) AS value, "
                 f"NULL AS detail FROM {state.source()} WHERE {c} IS NOT NULL AND NOT EXISTS "
                 f"(SELECT 1 FROM {target.source('g')} WHERE g.{_ident(target_col)} = {c})",
@@ -475,7 +569,9 @@ class _Checker:
         if not referrals.can_use("direction"):
             return
         self._rows(
-            matters, K_REFERENCE, "referral_id",
+            matters,
+            K_REFERENCE,
+            "referral_id",
             f"SELECT t.file_row_number AS rn, {matters.row_label()} AS row, "
             f"CAST(t.referral_id AS VARCHAR) AS value, NULL AS detail FROM {matters.source()} "
             "WHERE t.referral_id IS NOT NULL AND EXISTS "
@@ -483,9 +579,13 @@ class _Checker:
             " WHERE g.referral_id = t.referral_id AND g.direction = ?)",
             ["outbound"],
             lambda row, value, _d: Problem(
-                matters.file, "referral_id", row, value,
+                matters.file,
+                "referral_id",
+                row,
+                value,
                 "refers to an outbound referral; a matter can only come from an "
-                "inbound or internal referral"),
+                "inbound or internal referral",
+            ),
             states=[matters, referrals],
         )
 
@@ -505,8 +605,10 @@ class _Checker:
 
 def _reference_problem(file: str, col: Column, entity: str, target_file: str, target_col: str):
     def make(row, value, _detail) -> Problem:
-        return Problem(file, col.name, row, value,
-                       f"no {entity} with {target_col} {value!r} in {target_file}")
+        return Problem(
+            file, col.name, row, value, f"no {entity} with {target_col} {value!r} in {target_file}"
+        )
+
     return make
 
 

@@ -26,93 +26,126 @@ def _table(columns: dict[str, tuple[pa.DataType, list]]) -> pa.Table:
 def valid_tables() -> dict[str, pa.Table]:
     """A tiny data set that follows the contract in every respect."""
     return {
-        "referrers": _table({
-            "referrer_id": (S, ["R1", "R2"]),
-            "name": (S, ["Smith & Co", "Northern Bank"]),
-            "referrer_type": (S, ["law firm", "bank"]),
-            "sector": (S, ["legal", None]),
-            "region": (S, [None, "north"]),
-            "first_seen_on": (DATE, [D(2020, 1, 1), None]),
-        }),
-        "contacts": _table({
-            "contact_id": (S, ["C1", "C2"]),
-            "referrer_id": (S, ["R1", "R2"]),
-            "full_name": (S, ["Ann Smith", "Bob Jones"]),
-            "job_title": (S, ["partner", None]),
-        }),
-        "contact_moves": _table({
-            "contact_id": (S, ["C1"]),
-            "from_referrer_id": (S, ["R2"]),
-            "to_referrer_id": (S, ["R1"]),
-            "moved_on": (DATE, [D(2022, 6, 1)]),
-        }),
-        "fee_earners": _table({
-            "fee_earner_id": (S, ["F1", "F2"]),
-            "full_name": (S, ["Cat Brown", "Dan Green"]),
-            "team": (S, ["corporate", "property"]),
-            "office": (S, ["London", "Leeds"]),
-            "grade": (S, ["partner", "associate"]),
-            "cost_rate": (F64, [250.0, 120.5]),
-        }),
-        "relationships": _table({
-            "fee_earner_id": (S, ["F1", "F2"]),
-            "contact_id": (S, ["C1", "C2"]),
-            "strength": (I32, [5, 1]),
-            "since_on": (DATE, [D(2019, 3, 1), None]),
-            "last_contact_on": (DATE, [None, D(2024, 2, 1)]),
-        }),
-        "referrals": _table({
-            "referral_id": (S, ["RF1", "RF2", "RF3"]),
-            "referred_on": (DATE, [D(2024, 1, 10), D(2024, 2, 10), D(2024, 3, 10)]),
-            "direction": (S, ["inbound", "outbound", "internal"]),
-            "referrer_id": (S, ["R1", "R2", None]),
-            "contact_id": (S, ["C1", None, None]),
-            "fee_earner_id": (S, ["F1", "F2", "F1"]),
-            "from_team": (S, [None, None, "property"]),
-            "to_team": (S, ["corporate", "property", "corporate"]),
-            "client_id": (S, ["CL1", "CL2", "CL3"]),
-            "work_type": (S, ["corporate finance", "conveyancing", "corporate finance"]),
-            "status": (S, ["won", "open", "lost"]),
-            "estimated_value": (F64, [50000.0, None, 12000.0]),
-            "closed_on": (DATE, [D(2024, 1, 20), None, D(2024, 4, 1)]),
-        }),
-        "matters": _table({
-            "matter_id": (S, ["M1", "M2", "M3"]),
-            "client_id": (S, ["CL1", "CL3", "CL9"]),
-            "team": (S, ["corporate", "corporate", "property"]),
-            "work_type": (S, ["corporate finance", "corporate finance", "conveyancing"]),
-            "opened_on": (DATE, [D(2024, 1, 21), D(2024, 3, 20), D(2024, 5, 1)]),
-            "referral_id": (S, ["RF1", "RF3", None]),
-        }),
-        "fees": _table({
-            "matter_id": (S, ["M1", "M1", "M2"]),
-            "billed_on": (DATE, [D(2024, 2, 28), D(2024, 3, 31), D(2024, 4, 30)]),
-            "amount": (F64, [10000.0, -500.0, 7500.0]),
-        }),
-        "activities": _table({
-            "activity_id": (S, ["A1", "A2"]),
-            "occurred_on": (DATE, [D(2023, 11, 5), D(2023, 12, 1)]),
-            "referrer_id": (S, ["R1", "R2"]),
-            "contact_id": (S, ["C1", None]),
-            "fee_earner_id": (S, ["F1", "F2"]),
-            "activity_type": (S, ["lunch", "seminar"]),
-            "hours": (F64, [2.0, 6.5]),
-            "expense": (F64, [120.0, 0.0]),
-        }),
-        "touchpoints": _table({
-            "touchpoint_id": (S, ["T1", "T2"]),
-            "client_id": (S, ["CL1", "CL2"]),
-            "touched_at": (TS, [dt.datetime(2024, 1, 9, 10, 30), dt.datetime(2024, 2, 1, 9, 0)]),
-            "channel": (S, ["referral", "website"]),
-            "referrer_id": (S, ["R1", None]),
-        }),
-        "work_type_targets": _table({
-            "work_type": (S, ["corporate finance", "conveyancing",
-                              "corporate finance", "conveyancing", "insolvency"]),
-            # 0.1 + 0.2 + 0.7 is not exactly 1.0 in floating point: within tolerance
-            "target_share": (F64, [0.6, 0.4, 0.1, 0.2, 0.7]),
-            "effective_from": (DATE, [D(2024, 1, 1)] * 2 + [D(2025, 1, 1)] * 3),
-        }),
+        "referrers": _table(
+            {
+                "referrer_id": (S, ["R1", "R2"]),
+                "name": (S, ["Smith & Co", "Northern Bank"]),
+                "referrer_type": (S, ["law firm", "bank"]),
+                "sector": (S, ["legal", None]),
+                "region": (S, [None, "north"]),
+                "first_seen_on": (DATE, [D(2020, 1, 1), None]),
+            }
+        ),
+        "contacts": _table(
+            {
+                "contact_id": (S, ["C1", "C2"]),
+                "referrer_id": (S, ["R1", "R2"]),
+                "full_name": (S, ["Ann Smith", "Bob Jones"]),
+                "job_title": (S, ["partner", None]),
+            }
+        ),
+        "contact_moves": _table(
+            {
+                "contact_id": (S, ["C1"]),
+                "from_referrer_id": (S, ["R2"]),
+                "to_referrer_id": (S, ["R1"]),
+                "moved_on": (DATE, [D(2022, 6, 1)]),
+            }
+        ),
+        "fee_earners": _table(
+            {
+                "fee_earner_id": (S, ["F1", "F2"]),
+                "full_name": (S, ["Cat Brown", "Dan Green"]),
+                "team": (S, ["corporate", "property"]),
+                "office": (S, ["London", "Leeds"]),
+                "grade": (S, ["partner", "associate"]),
+                "cost_rate": (F64, [250.0, 120.5]),
+            }
+        ),
+        "relationships": _table(
+            {
+                "fee_earner_id": (S, ["F1", "F2"]),
+                "contact_id": (S, ["C1", "C2"]),
+                "strength": (I32, [5, 1]),
+                "since_on": (DATE, [D(2019, 3, 1), None]),
+                "last_contact_on": (DATE, [None, D(2024, 2, 1)]),
+            }
+        ),
+        "referrals": _table(
+            {
+                "referral_id": (S, ["RF1", "RF2", "RF3"]),
+                "referred_on": (DATE, [D(2024, 1, 10), D(2024, 2, 10), D(2024, 3, 10)]),
+                "direction": (S, ["inbound", "outbound", "internal"]),
+                "referrer_id": (S, ["R1", "R2", None]),
+                "contact_id": (S, ["C1", None, None]),
+                "fee_earner_id": (S, ["F1", "F2", "F1"]),
+                "from_team": (S, [None, None, "property"]),
+                "to_team": (S, ["corporate", "property", "corporate"]),
+                "client_id": (S, ["CL1", "CL2", "CL3"]),
+                "work_type": (S, ["corporate finance", "conveyancing", "corporate finance"]),
+                "status": (S, ["won", "open", "lost"]),
+                "estimated_value": (F64, [50000.0, None, 12000.0]),
+                "closed_on": (DATE, [D(2024, 1, 20), None, D(2024, 4, 1)]),
+            }
+        ),
+        "matters": _table(
+            {
+                "matter_id": (S, ["M1", "M2", "M3"]),
+                "client_id": (S, ["CL1", "CL3", "CL9"]),
+                "team": (S, ["corporate", "corporate", "property"]),
+                "work_type": (S, ["corporate finance", "corporate finance", "conveyancing"]),
+                "opened_on": (DATE, [D(2024, 1, 21), D(2024, 3, 20), D(2024, 5, 1)]),
+                "referral_id": (S, ["RF1", "RF3", None]),
+            }
+        ),
+        "fees": _table(
+            {
+                "matter_id": (S, ["M1", "M1", "M2"]),
+                "billed_on": (DATE, [D(2024, 2, 28), D(2024, 3, 31), D(2024, 4, 30)]),
+                "amount": (F64, [10000.0, -500.0, 7500.0]),
+            }
+        ),
+        "activities": _table(
+            {
+                "activity_id": (S, ["A1", "A2"]),
+                "occurred_on": (DATE, [D(2023, 11, 5), D(2023, 12, 1)]),
+                "referrer_id": (S, ["R1", "R2"]),
+                "contact_id": (S, ["C1", None]),
+                "fee_earner_id": (S, ["F1", "F2"]),
+                "activity_type": (S, ["lunch", "seminar"]),
+                "hours": (F64, [2.0, 6.5]),
+                "expense": (F64, [120.0, 0.0]),
+            }
+        ),
+        "touchpoints": _table(
+            {
+                "touchpoint_id": (S, ["T1", "T2"]),
+                "client_id": (S, ["CL1", "CL2"]),
+                "touched_at": (
+                    TS,
+                    [dt.datetime(2024, 1, 9, 10, 30), dt.datetime(2024, 2, 1, 9, 0)],
+                ),
+                "channel": (S, ["referral", "website"]),
+                "referrer_id": (S, ["R1", None]),
+            }
+        ),
+        "work_type_targets": _table(
+            {
+                "work_type": (
+                    S,
+                    [
+                        "corporate finance",
+                        "conveyancing",
+                        "corporate finance",
+                        "conveyancing",
+                        "insolvency",
+                    ],
+                ),
+                # 0.1 + 0.2 + 0.7 is not exactly 1.0 in floating point: within tolerance
+                "target_share": (F64, [0.6, 0.4, 0.1, 0.2, 0.7]),
+                "effective_from": (DATE, [D(2024, 1, 1)] * 2 + [D(2025, 1, 1)] * 3),
+            }
+        ),
     }
 
 
@@ -174,15 +207,25 @@ def test_accepted_type_variants_and_extra_columns(tmp_path, tables):
     # TIMESTAMP accepts time zones and other units, extra columns are ignored,
     # and an all-null nullable column (Arrow null type) is fine.
     replace_column(tables, "fees", "amount", pa.array([10000, -500, 7500], pa.int64()))
-    replace_column(tables, "fee_earners", "cost_rate",
-                   pa.array([decimal.Decimal("250.00"), decimal.Decimal("120.50")], pa.decimal128(10, 2)))
+    replace_column(
+        tables,
+        "fee_earners",
+        "cost_rate",
+        pa.array([decimal.Decimal("250.00"), decimal.Decimal("120.50")], pa.decimal128(10, 2)),
+    )
     replace_column(tables, "activities", "hours", pa.array([2.0, 6.5], pa.float32()))
     replace_column(tables, "relationships", "strength", pa.array([5, 1], pa.int64()))
-    replace_column(tables, "touchpoints", "touched_at",
-                   pa.array([dt.datetime(2024, 1, 9, tzinfo=dt.timezone.utc)] * 2, pa.timestamp("ns", tz="UTC")))
+    replace_column(
+        tables,
+        "touchpoints",
+        "touched_at",
+        pa.array([dt.datetime(2024, 1, 9, tzinfo=dt.UTC)] * 2, pa.timestamp("ns", tz="UTC")),
+    )
     replace_column(tables, "referrers", "sector", pa.array([None, None], pa.null()))
     tables["referrals"] = tables["referrals"].append_column("notes", pa.array(["x", "y", "z"]))
-    replace_column(tables, "contacts", "full_name", pa.array(["Ann Smith", "Bob Jones"], pa.large_string()))
+    replace_column(
+        tables, "contacts", "full_name", pa.array(["Ann Smith", "Bob Jones"], pa.large_string())
+    )
     assert run(tmp_path, tables) == []
 
 
@@ -213,11 +256,13 @@ def test_unreadable_file(tmp_path, tables):
 def test_corrupt_data_pages(tmp_path, tables):
     # A valid footer (the schema reads fine) but garbage in the data pages.
     n = 20_000
-    tables["fees"] = _table({
-        "matter_id": (S, ["M1"] * n),
-        "billed_on": (DATE, [D(2024, 1, 1)] * n),
-        "amount": (F64, [float(i) for i in range(n)]),
-    })
+    tables["fees"] = _table(
+        {
+            "matter_id": (S, ["M1"] * n),
+            "billed_on": (DATE, [D(2024, 1, 1)] * n),
+            "amount": (F64, [float(i) for i in range(n)]),
+        }
+    )
     data = write(tmp_path / "data", tables)
     path = data / "fees.parquet"
     raw = bytearray(path.read_bytes())
@@ -256,8 +301,9 @@ def test_missing_nullable_column(tmp_path, tables):
 
 
 def test_wrong_type_date_stored_as_string(tmp_path, tables):
-    replace_column(tables, "referrals", "referred_on",
-                   pa.array(["2024-01-10", "2024-02-10", "not a date"]))
+    replace_column(
+        tables, "referrals", "referred_on", pa.array(["2024-01-10", "2024-02-10", "not a date"])
+    )
     problems = run(tmp_path, tables)
     assert keys(problems) == [("referrals.parquet", "referred_on", None, None)]
     assert "expected DATE" in problems[0].message and "VARCHAR" in problems[0].message
@@ -312,9 +358,37 @@ def test_null_primary_key_names_the_row_number(tmp_path, tables):
     assert keys(run(tmp_path, tables)) == [("activities.parquet", "activity_id", "row 2", None)]
 
 
-def test_nan_in_required_double(tmp_path, tables):
-    replace_column(tables, "fees", "amount", pa.array([1.0, float("nan"), 2.0], F64, from_pandas=False))
-    assert keys(run(tmp_path, tables)) == [("fees.parquet", "amount", "row 2", "nan")]
+@pytest.mark.parametrize(
+    "bad, text", [(float("nan"), "nan"), (float("inf"), "inf"), (-float("inf"), "-inf")]
+)
+def test_nan_or_infinity_in_required_double(tmp_path, tables, bad, text):
+    replace_column(tables, "fees", "amount", pa.array([1.0, bad, 2.0], F64, from_pandas=False))
+    # also out of range and breaking its sum, but reported once
+    replace_column(
+        tables,
+        "work_type_targets",
+        "target_share",
+        pa.array([0.6, bad, 0.1, 0.2, 0.7], F64, from_pandas=False),
+    )
+    problems = run(tmp_path, tables)
+    assert keys(problems) == [
+        ("fees.parquet", "amount", "row 2", text),
+        ("work_type_targets.parquet", "target_share", "row 2", text),
+    ]
+    assert all("not a finite number" in p.message for p in problems)
+
+
+def test_null_target_share_does_not_also_break_the_sum(tmp_path, tables):
+    set_cell(tables, "work_type_targets", "target_share", 0, None)
+    assert keys(run(tmp_path, tables)) == [
+        ("work_type_targets.parquet", "target_share", "row 1", None)
+    ]
+
+
+def test_extra_column_named_file_row_number(tmp_path, tables):
+    tables["fees"] = tables["fees"].append_column("file_row_number", pa.array([100, 200, 300]))
+    set_cell(tables, "fees", "matter_id", 1, "M9")
+    assert keys(run(tmp_path, tables)) == [("fees.parquet", "matter_id", "row 2", "M9")]
 
 
 def test_all_null_required_column_of_null_type(tmp_path, tables):
@@ -358,8 +432,9 @@ def test_strength_out_of_range(tmp_path, tables):
 
 
 def test_target_share_out_of_range_does_not_also_break_the_sum(tmp_path, tables):
-    replace_column(tables, "work_type_targets", "target_share",
-                   pa.array([1.2, -0.2, 0.1, 0.2, 0.7], F64))
+    replace_column(
+        tables, "work_type_targets", "target_share", pa.array([1.2, -0.2, 0.1, 0.2, 0.7], F64)
+    )
     assert keys(run(tmp_path, tables)) == [
         ("work_type_targets.parquet", "target_share", "row 1", "1.2"),
         ("work_type_targets.parquet", "target_share", "row 2", "-0.2"),
@@ -374,7 +449,9 @@ def test_target_shares_not_summing_to_one(tmp_path, tables):
 
 
 def test_duplicate_primary_key(tmp_path, tables):
-    append_rows(tables, "referrals", [row_of(tables, "referrals", 0), row_of(tables, "referrals", 0)])
+    append_rows(
+        tables, "referrals", [row_of(tables, "referrals", 0), row_of(tables, "referrals", 0)]
+    )
     append_rows(tables, "fee_earners", [row_of(tables, "fee_earners", 1)])
     problems = run(tmp_path, tables)
     assert keys(problems) == [
@@ -450,31 +527,39 @@ def test_reference_into_duplicated_ids_is_fine(tmp_path, tables):
 
 def test_cap_on_many_rows_with_the_same_problem(tmp_path, tables):
     n = 120
-    tables["fees"] = _table({
-        "matter_id": (S, [f"X{i}" for i in range(n)]),
-        "billed_on": (DATE, [D(2024, 1, 1)] * n),
-        "amount": (F64, [1.0] * n),
-    })
+    tables["fees"] = _table(
+        {
+            "matter_id": (S, [f"X{i}" for i in range(n)]),
+            "billed_on": (DATE, [D(2024, 1, 1)] * n),
+            "amount": (F64, [1.0] * n),
+        }
+    )
     problems = run(tmp_path, tables)
     assert keys(problems) == (
         [("fees.parquet", "matter_id", f"row {i + 1}", f"X{i}") for i in range(MAX_ROWS_PER_RULE)]
         + [("fees.parquet", "matter_id", None, None)]
     )
-    assert problems[-1].message == f"... and {n - MAX_ROWS_PER_RULE} more rows with the same problem"
+    assert (
+        problems[-1].message == f"... and {n - MAX_ROWS_PER_RULE} more rows with the same problem"
+    )
 
 
 def test_cap_is_per_rule_and_column(tmp_path, tables):
     n = 60
-    tables["relationships"] = _table({
-        "fee_earner_id": (S, ["F1"] * n),
-        "contact_id": (S, [None] * n),
-        "strength": (I32, [7] * n),
-        "since_on": (DATE, [None] * n),
-        "last_contact_on": (DATE, [None] * n),
-    })
+    tables["relationships"] = _table(
+        {
+            "fee_earner_id": (S, ["F1"] * n),
+            "contact_id": (S, [None] * n),
+            "strength": (I32, [7] * n),
+            "since_on": (DATE, [None] * n),
+            "last_contact_on": (DATE, [None] * n),
+        }
+    )
     problems = run(tmp_path, tables)
     assert [p.column for p in problems] == ["contact_id"] * 51 + ["strength"] * 51
-    assert [p.message for p in problems if p.row is None] == ["... and 10 more rows with the same problem"] * 2
+    assert [p.message for p in problems if p.row is None] == [
+        "... and 10 more rows with the same problem"
+    ] * 2
 
 
 # --- everything at once -------------------------------------------------------------- #
@@ -518,10 +603,21 @@ def test_several_faults_at_once(tmp_path, tables):
 
 
 def test_problem_str():
-    assert str(Problem("fees.parquet", None, None, None, "file is missing")) == "fees.parquet: file is missing"
-    assert str(Problem("fees.parquet", "amount", "row 3", None, "required value is missing (null)")) == (
-        "fees.parquet: column amount, row 3: required value is missing (null)"
+    assert (
+        str(Problem("fees.parquet", None, None, None, "file is missing"))
+        == "fees.parquet: file is missing"
     )
-    assert str(Problem("referrals.parquet", "status", "RF000123", "pending", "not one of open, won, lost, declined")) == (
+    assert str(
+        Problem("fees.parquet", "amount", "row 3", None, "required value is missing (null)")
+    ) == ("fees.parquet: column amount, row 3: required value is missing (null)")
+    assert str(
+        Problem(
+            "referrals.parquet",
+            "status",
+            "RF000123",
+            "pending",
+            "not one of open, won, lost, declined",
+        )
+    ) == (
         "referrals.parquet: column status, row RF000123, value 'pending': not one of open, won, lost, declined"
     )
