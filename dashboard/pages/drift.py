@@ -1,0 +1,117 @@
+"""Strategic drift: is new referred work moving away from the work the firm wants?"""
+
+import streamlit as st
+
+from dashboard import charts, state
+from dashboard.formatting import count, share
+
+st.title("Strategic drift")
+st.caption(state.context_caption())
+st.markdown(
+    "Reactive referrals can pigeon-hole the firm in work it does not want. This page compares "
+    "the mix of new inbound work, quarter by quarter, with the firm's target mix."
+)
+
+controls = st.columns([2, 2, 3])
+basis = controls[0].radio(
+    "Measure the mix by", ["count", "value"], horizontal=True, key="drift_basis",
+    format_func={"count": "Number of referrals", "value": "Estimated value"}.get,
+)
+threshold = controls[1].number_input(
+    "Off target below a target share of", min_value=0.0, max_value=1.0, value=0.05, step=0.01,
+    format="%.2f", key="drift_threshold",
+    help="A referral is off target when its work type's target share on the day it was "
+         "referred is below this (no target counts as 0).",
+)
+
+drift = state.query("drift", {"basis": basis})
+mix = state.query("drift_mix", {"basis": basis})
+targets = state.query("target_mix")
+
+measured = drift[drift["drift_tvd"].notna()]
+if measured.empty:
+    st.info(
+        "No inbound referral in this window can be measured"
+        + (" (on the value basis, every estimated value is empty)" if basis == "value" else "")
+        + ". Widen the window, clear the filters in the sidebar"
+        + (" or measure by number of referrals." if basis == "value" else ".")
+    )
+    st.stop()
+
+latest, first = measured.iloc[-1], measured.iloc[0]
+tiles = st.columns(4)
+tiles[0].metric(f"Drift, {latest['quarter']}", share(latest["drift_tvd"]),
+                help="the latest quarter in the window with inbound work on this basis")
+tiles[1].metric(f"Drift, {first['quarter']}", share(first["drift_tvd"]),
+                help="the first quarter in the window with inbound work on this basis")
+tiles[2].metric(f"Inbound referrals, {latest['quarter']}", count(latest["referrals"]))
+tiles[3].metric("Quarters in the window", count(len(drift)),
+                help="calendar quarters overlapping the window; the edge quarters may be partial")
+
+st.plotly_chart(charts.drift_index(drift), width="stretch")
+st.caption(
+    "Drift index = ½ × Σ over work types of |actual share − target share| for the quarter's "
+    "inbound referrals (by number or estimated value, empty values left out), against the "
+    "targets in force on the quarter's first day: 0% is exactly on target, 100% is entirely "
+    "work the firm does not target. It is the share of new work that would have to change "
+    "type to match the target mix."
+)
+
+st.subheader("Actual against target mix")
+quarters = measured["quarter"].tolist()
+quarter = st.selectbox("Quarter", quarters, index=len(quarters) - 1, key="drift_quarter")
+left, right = st.columns([2, 3])
+left.plotly_chart(charts.drift_mix_quarter(mix, quarter), width="stretch")
+right.plotly_chart(charts.drift_gap_heatmap(mix), width="stretch")
+st.caption(
+    "Each work type's share of the quarter's new inbound work against its target share; the "
+    "heat map shows actual − target in percentage points (orange: more than the firm wants, "
+    "blue: less). A work type without a target counts as a target of 0%."
+)
+
+st.subheader("Referrers driving the drift")
+referrers = state.query("drift_referrers", {"threshold": threshold})
+names = state.query("scorecard")[["referrer_id", "name", "referrer_type"]]
+referrers = referrers.merge(names, on="referrer_id", how="left")
+referrers["name"] = referrers["name"].fillna(referrers["referrer_id"])
+off_target = referrers[referrers["off_target_referrals"] > 0]
+if off_target.empty:
+    st.success(f"No inbound referral in this window was in a work type with a target share below "
+               f"{share(threshold)}.")
+else:
+    st.plotly_chart(charts.off_target_referrers(off_target), width="stretch")
+    st.dataframe(
+        off_target[["name", "referrer_type", "referrals", "off_target_referrals", "off_target_share"]],
+        hide_index=True, width="stretch",
+        column_config={
+            "name": "Referrer", "referrer_type": "Type",
+            "referrals": st.column_config.NumberColumn("Inbound referrals", format="%,d"),
+            "off_target_referrals": st.column_config.NumberColumn("Off target", format="%,d"),
+            "off_target_share": st.column_config.ProgressColumn(
+                "Off-target share", format="percent", min_value=0.0, max_value=1.0),
+        },
+    )
+st.caption(
+    f"Off target: an inbound referral in the window whose work type's target share on the day it "
+    f"was referred is below {share(threshold, 1)}; off-target share = off-target referrals ÷ the "
+    f"referrer's inbound referrals. A high share marks a referrer who sends work the firm does "
+    f"not want to be known for."
+)
+
+st.subheader("Target mix")
+if targets.empty:
+    st.warning("No target mix is recorded (work_type_targets is empty), so every work type counts "
+               "as a target of 0%. Add targets to the extract to measure drift against them.")
+else:
+    st.dataframe(
+        targets, hide_index=True, width="stretch",
+        column_config={
+            "effective_from": st.column_config.DateColumn("Effective from"),
+            "effective_to": st.column_config.DateColumn("Until"),
+            "work_type": "Work type",
+            "target_share": st.column_config.NumberColumn("Target share", format="percent"),
+            "in_force_at_end": st.column_config.CheckboxColumn("In force at the window's end"),
+        },
+    )
+    st.caption("The target mix as the drift figures read it: each set applies from its date until "
+               "the next one. It comes from work_type_targets.parquet.")

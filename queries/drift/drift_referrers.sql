@@ -1,0 +1,59 @@
+-- name: drift_referrers
+-- purpose: referrers who pigeon-hole the firm in work it does not want: each
+--          referrer's inbound referrals in work types whose target share on the
+--          referral's date is below the threshold (metrics.md "Strategic drift")
+-- grain: one row per referrer with an inbound referral in the window, most
+--        off-target referrals first
+-- param: threshold float = 0.05
+with
+
+-- the target mix: the one place the targets are read (the seam for the store's edited mix)
+targets_ as (
+    select work_type, target_share, effective_from
+    from work_type_targets
+),
+
+inbound as (
+    select referral_id, referrer_id, referred_on, work_type
+    from kept_referrals($team, $office, $work_type, $referrer_type, $region)
+    where direction = 'inbound'
+      and referred_on between $start and $end
+),
+
+-- the target mix in force on each referral's date: the latest effective_from on or before it
+target_dates as (
+    select i.referral_id, max(t.effective_from) as effective_from
+    from inbound as i
+    join targets_ as t on t.effective_from <= i.referred_on
+    group by i.referral_id
+),
+
+referral_targets as (
+    -- a work type without a target in force counts as target 0
+    select
+        i.referral_id,
+        i.referrer_id,
+        coalesce(sum(t.target_share), 0) as target_share
+    from inbound as i
+    left join target_dates as d on d.referral_id = i.referral_id
+    left join targets_ as t
+        on t.effective_from = d.effective_from and t.work_type = i.work_type
+    group by i.referral_id, i.referrer_id
+),
+
+per_referrer as (
+    select
+        referrer_id,
+        count(*)                                         as referrals,
+        count(*) filter (where target_share < $threshold) as off_target_referrals
+    from referral_targets
+    group by referrer_id
+)
+
+select
+    referrer_id,
+    referrals,
+    off_target_referrals,
+    off_target_referrals / referrals as off_target_share
+from per_referrer
+order by off_target_referrals desc, off_target_share desc, referrer_id

@@ -1,0 +1,73 @@
+"""The Concentration page in AppTest, on the synthetic sample (dashboard/sample.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import registry
+from dashboard.data import PROJECT_ROOT, open_dataset
+from dashboard.formatting import count, share
+from dashboard.sample import generate
+
+APP = str(PROJECT_ROOT / "dashboard" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sample")
+    generate(path, "S", 1)
+    return path
+
+
+@pytest.fixture()
+def expected(sample_dir):
+    dataset = open_dataset(sample_dir)
+    window = registry.default_window(dataset)
+
+    def run(name, **params):
+        return registry.run(name, dataset, window, params=params)
+
+    yield run
+    dataset.connection.close()
+
+
+@pytest.fixture()
+def page(monkeypatch, sample_dir):
+    monkeypatch.setenv("REFPORT_DATA", str(sample_dir))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/concentration.py").run()
+    assert not at.exception
+    return at
+
+
+def test_concentration_page(page, expected):
+    assert page.title[0].value == "Concentration of referred fees"
+    assert "dependency is a risk to spread" in page.markdown[0].value
+    concentration = expected("concentration").iloc[0]
+    tiles = {m.label: m.value for m in page.metric}
+    assert tiles["Top-3 share"] == share(concentration["top3_share"])
+    assert tiles["Referrers giving 80%"] == count(concentration["referrers_for_80pct"])
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in page.get("plotly_chart")]
+    assert titles == [
+        "Concentration of referred fees: Lorenz curve (%)",
+        "Stress test: referred fees lost if the top referrers stop (%)",
+        "Concentration over time: top-3 share and HHI, rolling 12 months (%)",
+        "Referrers giving 80% of referred fees, rolling 12 months (number)",
+    ]
+    stress = page.dataframe[0].value
+    assert stress["top_n"].tolist() == [1, 2, 3]
+    # losing the top three loses the top-3 share
+    assert stress["share_lost"].iloc[2] == pytest.approx(concentration["top3_share"])
+
+
+def test_empty_window_says_what_to_do(page):
+    page.session_state["window_start"] = date(2010, 1, 1)
+    page.session_state["window_end"] = date(2010, 12, 31)
+    page.run()
+    assert not page.exception
+    assert "Widen the window" in page.info[0].value

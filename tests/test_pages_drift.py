@@ -1,0 +1,79 @@
+"""The Strategic drift page in AppTest, on the synthetic sample (dashboard/sample.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import registry
+from dashboard.data import PROJECT_ROOT, open_dataset
+from dashboard.formatting import share
+from dashboard.sample import generate
+
+APP = str(PROJECT_ROOT / "dashboard" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sample")
+    generate(path, "S", 1)
+    return path
+
+
+@pytest.fixture()
+def expected(sample_dir):
+    dataset = open_dataset(sample_dir)
+    window = registry.default_window(dataset)
+
+    def run(name, **params):
+        return registry.run(name, dataset, window, params=params)
+
+    yield run
+    dataset.connection.close()
+
+
+@pytest.fixture()
+def page(monkeypatch, sample_dir):
+    monkeypatch.setenv("REFPORT_DATA", str(sample_dir))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/drift.py").run()
+    assert not at.exception
+    return at
+
+
+def test_drift_page_shows_the_index_the_mix_and_the_referrers(page, expected):
+    assert page.title[0].value == "Strategic drift"
+    drift = expected("drift").dropna(subset=["drift_tvd"])
+    latest = drift.iloc[-1]
+    assert page.metric[0].label == f"Drift, {latest['quarter']}"
+    assert page.metric[0].value == share(latest["drift_tvd"])
+    titles = [chart.proto.spec for chart in page.get("plotly_chart")]
+    assert any("Strategic drift index per quarter" in t for t in titles)
+    assert any("Actual vs target mix of new work" in t for t in titles)
+    assert any("Referrers driving the drift" in t for t in titles)
+    # the referrer table lists exactly the referrers with off-target referrals
+    off = expected("drift_referrers")
+    assert len(page.dataframe[0].value) == int((off["off_target_referrals"] > 0).sum())
+
+
+def test_value_basis_and_threshold_change_the_figures(page, expected):
+    page.radio(key="drift_basis").set_value("value").run()
+    assert not page.exception
+    latest = expected("drift", basis="value").dropna(subset=["drift_tvd"]).iloc[-1]
+    assert page.metric[0].value == share(latest["drift_tvd"])
+    page.number_input(key="drift_threshold").set_value(0.2).run()
+    assert not page.exception
+    off = expected("drift_referrers", threshold=0.2)
+    assert len(page.dataframe[0].value) == int((off["off_target_referrals"] > 0).sum())
+
+
+def test_empty_window_says_what_to_do(page):
+    page.session_state["window_start"] = date(2010, 1, 1)
+    page.session_state["window_end"] = date(2010, 12, 31)
+    page.run()
+    assert not page.exception
+    assert "Widen the window" in page.info[0].value
+    assert not page.metric

@@ -1,0 +1,80 @@
+"""The Cross-selling and reciprocity page in AppTest, on the synthetic sample (dashboard/sample.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import registry
+from dashboard.data import PROJECT_ROOT, open_dataset
+from dashboard.sample import generate
+
+APP = str(PROJECT_ROOT / "dashboard" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sample")
+    generate(path, "S", 1)
+    return path
+
+
+@pytest.fixture()
+def expected(sample_dir):
+    dataset = open_dataset(sample_dir)
+    window = registry.default_window(dataset)
+
+    def run(name, **params):
+        return registry.run(name, dataset, window, params=params)
+
+    yield run
+    dataset.connection.close()
+
+
+@pytest.fixture()
+def page(monkeypatch, sample_dir):
+    monkeypatch.setenv("REFPORT_DATA", str(sample_dir))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/flows.py").run()
+    assert not at.exception
+    return at
+
+
+def _chart_titles(at) -> list[str]:
+    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+
+
+def test_flows_page_shows_sankey_balance_and_reciprocity(page, expected):
+    assert page.title[0].value == "Cross-selling and reciprocity"
+    titles = _chart_titles(page)
+    assert "Internal referrals team → team (number of referrals)" in titles
+    assert "Net givers and takers of internal referrals (number)" in titles
+    assert "Reciprocity: referrals received vs sent per referrer (number)" in titles
+    # the given/received/net table is team_balance, biggest net giver first
+    balance = page.dataframe[0].value
+    assert balance.to_dict("records") == expected("team_balance").to_dict("records")
+    assert balance.iloc[0]["net"] < 0
+    # the one-way reciprocity lists carry their counts in their headings
+    reciprocity = expected("reciprocity")
+    headings = [m.value for m in page.markdown]
+    assert (f"##### We send work, none comes back "
+            f"({int(reciprocity['no_return_from_them'].sum())})") in headings
+    assert (f"##### They send work, we never send any "
+            f"({int(reciprocity['no_return_from_us'].sum())})") in headings
+
+
+def test_sankey_by_fees(page):
+    page.radio(key="flows_measure").set_value("referred_fees").run()
+    assert not page.exception
+    assert "Internal referrals team → team: referred fees (GBP)" in _chart_titles(page)
+
+
+def test_referrer_filter_leaves_no_internal_flow(page):
+    page.session_state["filter_referrer_type"] = ["bank"]
+    page.run()
+    assert not page.exception
+    assert "No internal referral between teams" in page.info[0].value
+    assert "Reciprocity: referrals received vs sent per referrer (number)" in _chart_titles(page)

@@ -1,0 +1,84 @@
+"""The Who knows who page in AppTest, on the synthetic sample (dashboard/sample.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import registry
+from dashboard.data import PROJECT_ROOT, open_dataset
+from dashboard.formatting import count
+from dashboard.sample import generate
+
+APP = str(PROJECT_ROOT / "dashboard" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sample")
+    generate(path, "S", 1)
+    return path
+
+
+@pytest.fixture()
+def expected(sample_dir):
+    dataset = open_dataset(sample_dir)
+    window = registry.default_window(dataset)
+
+    def run(name, **params):
+        return registry.run(name, dataset, window, params=params)
+
+    yield run
+    dataset.connection.close()
+
+
+@pytest.fixture()
+def page(monkeypatch, sample_dir):
+    monkeypatch.setenv("REFPORT_DATA", str(sample_dir))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/relationships.py").run()
+    assert not at.exception
+    return at
+
+
+def _network_nodes(at) -> set[str]:
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return {label for trace in spec["data"] if trace.get("mode") == "markers+text"
+            for label in trace["text"]}
+
+
+def test_relationships_page_tiles_and_tables(page, expected):
+    assert page.title[0].value == "Who knows who"
+    assert [(m.label, m.value) for m in page.metric] == [
+        ("Relationships", count(len(expected("relationship_network")))),
+        ("Key-person risks", count(len(expected("key_person_risk")))),
+        ("Stale relationships", count(len(expected("stale_relationships")))),
+        ("Contacts who moved firm", count(len(expected("moved_contacts")))),
+    ]
+    risk = expected("key_person_risk")
+    # the largest key-person risk is spelled out under its table
+    assert any(m.value.startswith(f"**{risk.iloc[0]['name']}** brings") for m in page.markdown)
+    moved = expected("moved_contacts")
+    assert page.dataframe[-1].value["contact"].tolist() == moved["contact"].tolist()
+
+
+def test_network_around_a_referrer_and_a_fee_earner(page, expected):
+    network = expected("relationship_network")
+    # default: the referrer with the most referred fees, with everyone who knows its contacts
+    top = network.sort_values(["referrer_referred_fees", "referrer"], ascending=[False, True]).iloc[0]
+    rows = network[network["referrer_id"] == top["referrer_id"]]
+    assert _network_nodes(page) == {top["referrer"], *rows["fee_earner"], *rows["contact"]}
+    page.radio(key="who_mode").set_value("fee earner").run()
+    chosen = page.selectbox(key="who_fee_earner").value
+    assert not page.exception
+    mine = network[network["fee_earner_id"] == chosen]
+    assert set(mine["contact"]) <= _network_nodes(page)
+
+
+def test_stale_months_changes_the_count(page, expected):
+    page.number_input(key="stale_months").set_value(12).run()
+    assert not page.exception
+    assert page.metric[2].value == count(len(expected("stale_relationships", months=12)))
