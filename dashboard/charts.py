@@ -459,8 +459,7 @@ def attribution_referrers(frame: pd.DataFrame, model_label: str, limit: int = 15
     ))
     fig.update_xaxes(title_text="Attributed conversions", tickformat=",.1f")
     fig.update_yaxes(automargin=True)
-    return _layout(fig, f"Top {len(top)} referrers by attributed conversions, {model_label} "
-                        "(conversions; rank range across the ten models)",
+    return _layout(fig, f"Top {len(top)} referrers under {model_label} (attributed conversions)",
                    height=max(320, 34 * len(top) + 120))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard import registry
+from dashboard import attribution, registry
 from dashboard.data import Dataset
 
 
@@ -52,4 +52,5 @@ QUERIES = (
         grain="one row",
         function=headline,
     ),
+    *attribution.QUERIES,
 )

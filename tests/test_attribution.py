@@ -1,0 +1,619 @@
+"""Multi-touch attribution (metrics.md "Multi-touch attribution"), worked by hand.
+
+Two levels: the model arithmetic of dashboard/attribution.py on journeys typed
+in directly, and the named queries end to end on JOURNEYS below, a data set
+whose every journey is written out in the comment beside it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from dashboard import attribution, registry
+from dashboard.cli import main
+from dashboard.data import open_dataset
+from dashboard.window import Filters, Window
+from tests.fixtures import write_dataset
+
+WINDOW = Window(date(2025, 1, 1), date(2025, 12, 31))
+
+
+def journeys(*paths, values=None, d=None):
+    """journey_touches-shaped rows: one journey per path, conversions J1, J2, ...
+
+    A path is a list of channels, or of (channel, referrer_id) pairs."""
+    rows = []
+    for j, path in enumerate(paths):
+        for position, touch in enumerate(path, start=1):
+            channel, referrer = touch if isinstance(touch, tuple) else (touch, None)
+            rows.append({
+                "matter_id": f"J{j + 1}", "value": (values or [0.0] * len(paths))[j],
+                "n": len(path), "position": position, "channel": channel, "referrer_id": referrer,
+                "d": (d[j][position - 1] if d else 0),
+            })
+    return pd.DataFrame(rows)
+
+
+def nonconverting(*paths):
+    return pd.DataFrame([
+        {"client_id": f"N{j + 1}", "n": len(path), "position": p, "channel": c}
+        for j, path in enumerate(paths) for p, c in enumerate(path, start=1)
+    ])
+
+
+def weights(frame, model, half_life=30.0):
+    return [round(w, 12) for w in attribution.rule_weights(frame, model, half_life)]
+
+
+def credit(frame, model, **kwargs):
+    out = attribution.channel_credit(frame, model, **kwargs)
+    return dict(zip(out["channel"], out["conversions"])), dict(zip(out["channel"], out["value"]))
+
+
+# ----------------------------------------------------------- rule-based models
+
+
+def test_single_touch_gets_everything_under_every_rule_based_model():
+    one = journeys(["seminar"])
+    for model in attribution.RULE_BASED:
+        assert weights(one, model) == [1.0], model
+
+
+def test_two_touches():
+    two = journeys(["seminar", "referral"])
+    assert weights(two, "first_touch") == [1.0, 0.0]
+    assert weights(two, "last_touch") == [0.0, 1.0]
+    assert weights(two, "linear") == [0.5, 0.5]
+    assert weights(two, "position_based") == [0.5, 0.5]
+    assert weights(two, "j_shaped") == [0.25, 0.75]
+    assert weights(two, "inverse_j") == [0.75, 0.25]
+
+
+def test_u_and_j_shapes_spread_the_middle_evenly():
+    five = journeys(["a", "b", "c", "d", "e"])
+    assert weights(five, "position_based") == pytest.approx([0.4, 0.2 / 3, 0.2 / 3, 0.2 / 3, 0.4])
+    assert weights(five, "j_shaped") == pytest.approx([0.2, 0.2 / 3, 0.2 / 3, 0.2 / 3, 0.6])
+    assert weights(five, "inverse_j") == pytest.approx([0.6, 0.2 / 3, 0.2 / 3, 0.2 / 3, 0.2])
+    three = journeys(["a", "b", "c"])
+    assert weights(three, "position_based") == pytest.approx([0.4, 0.2, 0.4])
+
+
+def test_time_decay_halves_the_weight_every_half_life():
+    # d = 14, 7, 0 with a 7-day half-life: raw 1/4, 1/2, 1 → ÷ 1.75 → 1/7, 2/7, 4/7
+    frame = journeys(["a", "b", "c"], d=[[14, 7, 0]])
+    assert weights(frame, "time_decay", 7.0) == pytest.approx([1 / 7, 2 / 7, 4 / 7])
+    # same day, same weight, whatever the half-life
+    assert weights(journeys(["a", "b"], d=[[3, 3]]), "time_decay", 0.5) == [0.5, 0.5]
+    # far-apart touches with a tiny half-life do not underflow to 0/0
+    far = weights(journeys(["a", "b"], d=[[5000, 4000]]), "time_decay", 1.0)
+    assert far == pytest.approx([0.0, 1.0]) and math.isfinite(sum(far))
+
+
+def test_w_shaped_milestones():
+    # first, first referral, last 30% each; 10% over the rest
+    assert weights(journeys(["a", "b", "referral", "c", "d"]), "w_shaped") == pytest.approx(
+        [0.3, 0.05, 0.3, 0.05, 0.3])
+    # only the first referral is a milestone: the second is one of "the rest"
+    assert weights(journeys(["a", "referral", "referral", "d"]), "w_shaped") == pytest.approx(
+        [0.3, 0.3, 0.1, 0.3])
+
+
+def test_w_shaped_coincident_milestones_add_up():
+    # the referral is also the first touch: 0.6 on it; 0.1 to the single other touch
+    assert weights(journeys(["referral", "b", "c"]), "w_shaped") == pytest.approx([0.6, 0.1, 0.3])
+    # ... and the last: 0.3 first, 0.6 on the last, 0.1 split over the two others
+    assert weights(journeys(["a", "b", "c", "referral"]), "w_shaped") == pytest.approx(
+        [0.3, 0.05, 0.05, 0.6])
+
+
+def test_w_shaped_without_other_touchpoints_shares_the_ten_percent_over_milestones():
+    # two touches, referral last: milestones 0.3 (first) and 0.6 (referral + last);
+    # no other touchpoint, so 0.1 is split over the two distinct milestone touchpoints
+    assert weights(journeys(["a", "referral"]), "w_shaped") == pytest.approx([0.35, 0.65])
+    assert weights(journeys(["referral", "a"]), "w_shaped") == pytest.approx([0.65, 0.35])
+    # three touches, referral in the middle: three distinct milestones, 0.1 / 3 each
+    assert weights(journeys(["a", "referral", "b"]), "w_shaped") == pytest.approx([1 / 3] * 3)
+    # one touch that is every milestone: 0.9 + 0.1
+    assert weights(journeys(["referral"]), "w_shaped") == [1.0]
+
+
+def test_w_shaped_without_a_referral_is_position_based():
+    frame = journeys(["a", "b", "c", "d"], ["a", "b"])
+    assert weights(frame, "w_shaped") == weights(frame, "position_based")
+    assert weights(frame, "w_shaped") == pytest.approx([0.4, 0.1, 0.1, 0.4, 0.5, 0.5])
+
+
+def test_weights_sum_to_one_per_journey_for_every_rule_based_model():
+    frame = journeys(["a"], ["a", "referral"], ["referral", "b", "referral", "c", "d"],
+                     ["x", "y", "z"], d=[[1], [4, 2], [30, 20, 10, 5, 0], [9, 9, 9]])
+    for model in attribution.RULE_BASED:
+        sums = pd.Series(attribution.rule_weights(frame, model, 10.0)).groupby(frame["matter_id"]).sum()
+        assert sums.tolist() == pytest.approx([1.0] * 4), model
+
+
+# ---------------------------------------------------------------------- markov
+
+
+def test_markov_removal_effects_worked_by_hand_with_a_channel_never_converting():
+    # converting: A > B (value 100), B (value 50); non-converting: A, C > B, D
+    # start → A 2/5, B 1/5, C 1/5, D 1/5; A → B 1/2, null 1/2; B → conv 2/3, null 1/3;
+    # C → B 1; D → null 1.
+    # P(conv from B) = 2/3, from A = 1/3, from C = 2/3, from D = 0;
+    # P = 2/5·1/3 + 1/5·2/3 + 1/5·2/3 = 2/5.
+    # without A: 4/15 → RE 1/3; without B: 0 → RE 1; without C: 4/15 → RE 1/3;
+    # without D: 2/5 → RE 0. ΣRE = 5/3; 2 conversions, value 150.
+    # C never converts itself yet earns credit (it leads to B); D earns nothing.
+    conv = journeys(["A", "B"], ["B"], values=[100.0, 50.0])
+    non = nonconverting(["A"], ["C", "B"], ["D"])
+    transitions = attribution.transition_counts(conv, non)
+    assert attribution.conversion_probability(transitions) == pytest.approx(2 / 5)
+    effects = attribution.removal_effects(transitions)
+    assert effects.to_dict() == pytest.approx({"A": 1 / 3, "B": 1.0, "C": 1 / 3, "D": 0.0})
+    conversions, value = credit(conv, "markov", nonconverting=non)
+    assert conversions == pytest.approx({"A": 0.4, "B": 1.2, "C": 0.4, "D": 0.0})
+    assert value == pytest.approx({"A": 30.0, "B": 90.0, "C": 30.0, "D": 0.0})
+    # the published ChannelAttribution package (2.2.5, simulated, 1e6 paths) gave
+    # A 0.3990 / 29.84, B 1.1999 / 90.08, C 0.4011 / 30.08, D 0 / 0 on these paths.
+
+
+def test_markov_without_nonconverting_journeys_and_with_repeats():
+    # A > A > B and B, all converting: self-loops do not change absorption, P = 1;
+    # without A: start → B only half the time → 1/2, RE 1/2; without B: 0, RE 1.
+    conv = journeys(["A", "A", "B"], ["B"], values=[30.0, 0.0])
+    conversions, value = credit(conv, "markov")
+    assert conversions == pytest.approx({"A": 2 / 3, "B": 4 / 3})
+    assert value == pytest.approx({"A": 10.0, "B": 20.0})
+
+
+# --------------------------------------------------------------------- shapley
+
+
+def _shapley_by_enumeration(channel_sets, weights_):
+    """Textbook Shapley over all coalitions: φ_i = Σ_S |S|!(n−|S|−1)!/n! (v(S∪i) − v(S))."""
+    players = sorted(set().union(*channel_sets))
+    n = len(players)
+
+    def v(coalition):
+        return sum(w for s, w in zip(channel_sets, weights_) if s <= coalition)
+
+    phi = {}
+    for i in players:
+        others = [p for p in players if p != i]
+        phi[i] = sum(
+            math.factorial(k) * math.factorial(n - k - 1) / math.factorial(n)
+            * (v(set(s) | {i}) - v(set(s)))
+            for k in range(n) for s in itertools.combinations(others, k)
+        )
+    return phi
+
+
+def test_three_channel_shapley_game_worked_by_hand():
+    # journeys A (value 30), B > A > B (60), C > B (90): channel sets {A}, {A,B}, {B,C}.
+    # v(∅)=0, v(A)=1, v(B)=0, v(C)=0, v(AB)=2, v(AC)=1, v(BC)=1, v(ABC)=3.
+    # Marginal contributions over the six orders (ABC, ACB, BAC, BCA, CAB, CBA):
+    # A: 1, 1, 2, 2, 1, 2 → 9/6 = 1.5;  B: 1, 2, 0, 0, 2, 1 → 6/6 = 1.0;
+    # C: 1, 0, 1, 1, 0, 0 → 3/6 = 0.5.  Value game (30, 60, 90 per journey):
+    # v(A)=30, v(B)=v(C)=0, v(AB)=90, v(AC)=30, v(BC)=90, v(ABC)=180; over the same orders
+    # A: 30, 30, 90, 90, 30, 90 → 60;  B: 60, 150, 0, 0, 150, 90 → 75;  C: 90, 0, 90, 90, 0, 0 → 45.
+    frame = journeys(["A"], ["B", "A", "B"], ["C", "B"], values=[30.0, 60.0, 90.0])
+    conversions, value = credit(frame, "shapley")
+    assert conversions == pytest.approx({"A": 1.5, "B": 1.0, "C": 0.5})
+    assert value == pytest.approx({"A": 60.0, "B": 75.0, "C": 45.0})
+    sets = [{"A"}, {"A", "B"}, {"B", "C"}]
+    assert _shapley_by_enumeration(sets, [1, 1, 1]) == pytest.approx(conversions)
+    assert _shapley_by_enumeration(sets, [30, 60, 90]) == pytest.approx(value)
+
+
+def test_shapley_equals_subset_enumeration_on_a_larger_game():
+    paths = [["a", "b", "c", "d"], ["b"], ["c", "a"], ["d", "d", "e"], ["a", "e"], ["b", "c", "e", "a"]]
+    values = [10.0, 20.0, -5.0, 40.0, 0.0, 7.0]  # a credit note makes one negative
+    conversions, value = credit(journeys(*paths, values=values), "shapley")
+    sets = [set(p) for p in paths]
+    assert conversions == pytest.approx(_shapley_by_enumeration(sets, [1] * len(paths)))
+    assert value == pytest.approx(_shapley_by_enumeration(sets, values))
+
+
+# ------------------------------------------------------------ referrer split
+
+
+def test_referrer_split_rule_based_and_through_linear_shares():
+    # J1: seminar, referral R1, referral (no referrer), fee earner — value 100
+    # J2: referral R2 — value 50
+    frame = journeys(
+        ["seminar", ("referral", "R1"), ("referral", None), ("fee earner", "R1")],
+        [("referral", "R2")],
+        values=[100.0, 50.0],
+    )
+    by = attribution.referrer_credit
+    # linear: R1 1/4 (25); its fee-earner touch earns it nothing; R2 1 (50)
+    linear = by(frame, "linear").set_index("referrer_id")
+    assert linear["conversions"].to_dict() == pytest.approx({"R1": 0.25, "R2": 1.0})
+    assert linear["value"].to_dict() == pytest.approx({"R1": 25.0, "R2": 50.0})
+    # last_touch: R1 gets nothing but is still listed
+    assert by(frame, "last_touch").set_index("referrer_id")["conversions"].to_dict() == {
+        "R1": 0.0, "R2": 1.0}
+    # shapley: referral channel 1/3 (J1 over 3 distinct channels) + 1 = 4/3, value 100/3 + 50.
+    # linear referral credit 1/4 + 1/4 + 1 = 1.5 (R1 1/4, none 1/4, R2 1): R1 gets 4/3 · 1/6,
+    # R2 4/3 · 2/3; the 1/6 of the unnamed touch stays unassigned. Value: linear referral
+    # value 25 + 25 + 50 = 100: R1 (100/3 + 50) · 1/4, R2 (100/3 + 50) · 1/2.
+    shapley = by(frame, "shapley").set_index("referrer_id")
+    assert shapley["conversions"].to_dict() == pytest.approx({"R1": 4 / 3 / 6, "R2": 4 / 3 * 2 / 3})
+    assert shapley["value"].to_dict() == pytest.approx({"R1": 250 / 3 / 4, "R2": 250 / 3 / 2})
+
+
+def test_no_conversions_gives_empty_frames_with_the_columns():
+    empty = pd.DataFrame(columns=["matter_id", "value", "n", "position", "channel", "referrer_id", "d"])
+    for model in attribution.MODELS:
+        assert list(attribution.channel_credit(empty, model).columns) == ["channel", "conversions", "value"]
+        assert list(attribution.referrer_credit(empty, model).columns) == [
+            "referrer_id", "conversions", "value"]
+
+
+# ------------------------------------------------------ end to end, by query
+
+
+def _tp(tid, client, at, channel, referrer=None):
+    return {"touchpoint_id": tid, "client_id": client, "touched_at": at, "channel": channel,
+            "referrer_id": referrer}
+
+
+def _matter(mid, client, opened, team="corporate"):
+    return {"matter_id": mid, "client_id": client, "team": team, "work_type": "corporate finance",
+            "opened_on": opened, "referral_id": None}
+
+
+def _fee(mid, on, amount):
+    return {"matter_id": mid, "billed_on": on, "amount": amount}
+
+
+# Window 2025-01-01 .. 2025-12-31, lookback 365 days. Journeys (channel (d)):
+# MA  A 2025-03-10  newsletter (9), seminar (9), referral R1 (5), fee earner (0)    value 800
+#     TA1/TA2 tie at 09:00, TA1 first by id; TA4 at 23:59:59 on the day counts, TA5 at
+#     00:00 the next day does not (it is A's non-converting journey: website).
+#     Fees 1000 − 200 (credit note); 500 billed after `end` does not count.
+# MB  B 2025-06-15  referral R2 (14)                                                 value 300
+# MC  C 2025-07-03  website (2), referral R1 (1)                                     value 0
+# MD  D 2025-12-31  directory (365), referral without referrer (30)                 value 100
+#     TD2 at 2024-12-31 00:00 is on the lookback edge (in); TD1 a second earlier (out).
+# ME1 E 2025-02-10  seminar (9), newsletter (0)                                      value 200
+# ME2 E 2025-05-20  referral R2 (98), fee earner (0)                                 value 1000
+# ME3 E 2025-05-20  same journey as ME2 (same day)                                   value 0
+#     TE3 at 00:00 the day after ME1 belongs to ME2/ME3.
+# MF  F 2025-08-01  (no touchpoints: unattributed)                                   value 700
+# MG1 G 2025-01-20  website (232); MG0 opened 2024-06-01 (outside the window) cuts
+#     TG1 and TG2 (that day) off                                                     value 50
+# MJ  J 2025-10-10  seminar (9), seminar (5), website (2)                           value 90
+# Non-converting: A: website; H: website, social media (TH0 is before the window).
+# 10 conversions, 9 attributed, value 3240, unattributed MF 700, attributed 2540.
+JOURNEYS = {
+    "referrers": [
+        {"referrer_id": "R1", "name": "Alpha LLP", "referrer_type": "law firm"},
+        {"referrer_id": "R2", "name": "Beta Bank", "referrer_type": "bank"},
+    ],
+    "matters": [
+        _matter("MA", "A", "2025-03-10"), _matter("MB", "B", "2025-06-15", team="property"),
+        _matter("MC", "C", "2025-07-03"), _matter("MD", "D", "2025-12-31"),
+        _matter("ME1", "E", "2025-02-10"), _matter("ME2", "E", "2025-05-20"),
+        _matter("ME3", "E", "2025-05-20"), _matter("MF", "F", "2025-08-01"),
+        _matter("MG0", "G", "2024-06-01"), _matter("MG1", "G", "2025-01-20"),
+        _matter("MJ", "J", "2025-10-10"),
+    ],
+    "fees": [
+        _fee("MA", "2025-04-01", 1000.0), _fee("MA", "2025-05-01", -200.0),
+        _fee("MA", "2026-01-10", 500.0), _fee("MB", "2025-07-01", 300.0),
+        _fee("MD", "2025-12-31", 100.0), _fee("ME1", "2025-03-01", 200.0),
+        _fee("ME2", "2025-06-01", 1000.0), _fee("MF", "2025-09-01", 700.0),
+        _fee("MG0", "2024-07-01", 999.0), _fee("MG1", "2025-02-01", 50.0),
+        _fee("MJ", "2025-11-01", 90.0),
+    ],
+    "touchpoints": [
+        _tp("TA2", "A", "2025-03-01 09:00:00", "seminar"),
+        _tp("TA1", "A", "2025-03-01 09:00:00", "newsletter"),
+        _tp("TA3", "A", "2025-03-05 10:00:00", "referral", "R1"),
+        _tp("TA4", "A", "2025-03-10 23:59:59", "fee earner"),
+        _tp("TA5", "A", "2025-03-11 00:00:00", "website"),
+        _tp("TB1", "B", "2025-06-01 10:00:00", "referral", "R2"),
+        _tp("TC1", "C", "2025-07-01 08:00:00", "website"),
+        _tp("TC2", "C", "2025-07-02 08:00:00", "referral", "R1"),
+        _tp("TD1", "D", "2024-12-30 23:59:59", "event"),
+        _tp("TD2", "D", "2024-12-31 00:00:00", "directory"),
+        _tp("TD3", "D", "2025-12-01 12:00:00", "referral"),
+        _tp("TE1", "E", "2025-02-01 09:00:00", "seminar"),
+        _tp("TE2", "E", "2025-02-10 18:00:00", "newsletter"),
+        _tp("TE3", "E", "2025-02-11 00:00:00", "referral", "R2"),
+        _tp("TE4", "E", "2025-05-20 08:00:00", "fee earner"),
+        _tp("TG1", "G", "2024-05-30 09:00:00", "event"),
+        _tp("TG2", "G", "2024-06-01 12:00:00", "website"),
+        _tp("TG3", "G", "2024-06-02 09:00:00", "website"),
+        _tp("TH0", "H", "2024-12-31 10:00:00", "website"),
+        _tp("TH1", "H", "2025-09-01 10:00:00", "website"),
+        _tp("TH2", "H", "2025-09-02 10:00:00", "social media"),
+        _tp("TJ1", "J", "2025-10-01 10:00:00", "seminar"),
+        _tp("TJ2", "J", "2025-10-05 10:00:00", "seminar"),
+        _tp("TJ3", "J", "2025-10-08 10:00:00", "website"),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def journeys_dir(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("journeys"), JOURNEYS)
+
+
+@pytest.fixture()
+def ds(journeys_dir):
+    dataset = open_dataset(journeys_dir)
+    yield dataset
+    dataset.connection.close()
+
+
+def run(ds, name, filters=None, **params):
+    return registry.run(name, ds, WINDOW, filters, params)
+
+
+def by_channel(ds, model, **params):
+    out = run(ds, "attribution", model=model, **params)
+    assert out["channel"].tolist() == sorted(out["channel"]), "channels ascending"
+    return dict(zip(out["channel"], out["conversions"])), dict(zip(out["channel"], out["value"]))
+
+
+def test_journeys_ties_day_edges_previous_conversion_and_same_day_matters(ds):
+    touches = run(ds, "journey_touches")
+    path = {m: list(zip(g["touchpoint_id"], g["position"], g["n"], g["d"]))
+            for m, g in touches.groupby("matter_id")}
+    assert path["MA"] == [("TA1", 1, 4, 9), ("TA2", 2, 4, 9), ("TA3", 3, 4, 5), ("TA4", 4, 4, 0)]
+    assert path["ME1"] == [("TE1", 1, 2, 9), ("TE2", 2, 2, 0)]
+    assert path["ME2"] == path["ME3"] == [("TE3", 1, 2, 98), ("TE4", 2, 2, 0)]
+    assert path["MG1"] == [("TG3", 1, 1, 232)]
+    assert path["MD"] == [("TD2", 1, 2, 365), ("TD3", 2, 2, 30)]
+    unattributed = touches[touches["matter_id"] == "MF"].iloc[0]
+    assert unattributed["n"] == 0 and pd.isna(unattributed["touchpoint_id"])
+    values = touches.drop_duplicates("matter_id").set_index("matter_id")["value"]
+    assert values.to_dict() == {"MA": 800.0, "MB": 300.0, "MC": 0.0, "MD": 100.0, "ME1": 200.0,
+                                "ME2": 1000.0, "ME3": 0.0, "MF": 700.0, "MG1": 50.0, "MJ": 90.0}
+
+
+def test_nonconverting_journeys(ds):
+    non = run(ds, "nonconverting_journeys")
+    assert list(zip(non["client_id"], non["position"], non["channel"])) == [
+        ("A", 1, "website"), ("H", 1, "website"), ("H", 2, "social media")]
+
+
+def test_summary_counts_unattributed_conversions(ds):
+    row = run(ds, "attribution_summary").iloc[0].to_dict()
+    assert row == {"conversions": 10, "attributed_conversions": 9, "unattributed_conversions": 1,
+                   "value": 3240.0, "unattributed_value": 700.0}
+    # lookback 0: only same-day touches; MA (TA4), ME1 (TE2), ME2, ME3 (TE4) keep a journey;
+    # MB 300 + MC 0 + MD 100 + MF 700 + MG1 50 + MJ 90 = 1240 unattributed
+    row = run(ds, "attribution_summary", lookback_days=0).iloc[0]
+    assert (row["attributed_conversions"], row["unattributed_value"]) == (4, 1240.0)
+
+
+def test_lookback_edge(ds):
+    # lookback 364: opened_on − 364 = 2025-01-01, so MD loses TD2 (directory)
+    conversions, _ = by_channel(ds, "linear", lookback_days=364)
+    assert "directory" not in conversions
+    conversions, _ = by_channel(ds, "linear")
+    assert conversions["directory"] == pytest.approx(0.5)
+
+
+# Expected credit per channel on JOURNEYS, worked from the journeys above.
+CHANNEL_CREDIT = {
+    # MA n/s/r/f, MC w/r, MD dir/r, ME1 s/n, ME2+ME3 r/f, MB r, MG1 w, MJ s/s/w
+    "first_touch": {"newsletter": 1, "seminar": 2, "referral": 3, "fee earner": 0, "website": 2,
+                    "directory": 1},
+    "last_touch": {"newsletter": 1, "seminar": 0, "referral": 3, "fee earner": 3, "website": 2,
+                   "directory": 0},
+    # newsletter 1/4 + 1/2; seminar 1/4 + 1/2 + 2/3; referral 1/4 + 1 + 1/2·4; ...
+    "linear": {"newsletter": 0.75, "seminar": 0.75 + 2 / 3, "referral": 3.25, "fee earner": 1.25,
+               "website": 1.5 + 1 / 3, "directory": 0.5},
+    # MA .4/.1/.1/.4, two-touch journeys .5/.5, MJ .4/.2/.4
+    "position_based": {"newsletter": 0.9, "seminar": 1.2, "referral": 3.1, "fee earner": 1.4,
+                       "website": 1.9, "directory": 0.5},
+    # MA .2/.1/.1/.6, two-touch .25/.75, MJ .2/.2/.6
+    "j_shaped": {"newsletter": 0.95, "seminar": 0.75, "referral": 3.1, "fee earner": 2.1,
+                 "website": 1.85, "directory": 0.25},
+    "inverse_j": {"newsletter": 0.85, "seminar": 1.65, "referral": 3.1, "fee earner": 0.7,
+                  "website": 1.95, "directory": 0.75},
+    # MA .3/.1/.3/.3; MC, MD .35/.65; ME2, ME3 .65/.35; MB 1; ME1, MG1, MJ position_based
+    "w_shaped": {"newsletter": 0.8, "seminar": 1.2, "referral": 3.9, "fee earner": 1.0,
+                 "website": 1.75, "directory": 0.35},
+    # each journey split over its distinct channels: MJ seminar 1/2, website 1/2
+    "shapley": {"newsletter": 0.75, "seminar": 1.25, "referral": 3.25, "fee earner": 1.25,
+                "website": 2.0, "directory": 0.5},
+}
+
+CHANNEL_VALUE = {
+    # first touch: newsletter MA 800; seminar ME1 200 + MJ 90; referral MB, ME2, ME3; ...
+    "first_touch": {"newsletter": 800, "seminar": 290, "referral": 1300, "fee earner": 0,
+                    "website": 50, "directory": 100},
+    "linear": {"newsletter": 300, "seminar": 360, "referral": 1050, "fee earner": 700,
+               "website": 80, "directory": 50},
+    # newsletter .3·800 + .5·200; referral .3·800 + 300 + .65·100 + .65·1000; ...
+    "w_shaped": {"newsletter": 340, "seminar": 234, "referral": 1255, "fee earner": 590,
+                 "website": 86, "directory": 35},
+    "shapley": {"newsletter": 300, "seminar": 345, "referral": 1050, "fee earner": 700,
+                "website": 95, "directory": 50},
+}
+
+
+@pytest.mark.parametrize("model", sorted(CHANNEL_CREDIT))
+def test_channel_credit_per_model(ds, model):
+    conversions, value = by_channel(ds, model)
+    assert conversions == pytest.approx(CHANNEL_CREDIT[model])
+    assert sum(conversions.values()) == pytest.approx(9)  # attributed conversions
+    assert sum(value.values()) == pytest.approx(2540)     # their value
+    if model in CHANNEL_VALUE:
+        assert value == pytest.approx(CHANNEL_VALUE[model])
+
+
+def test_time_decay_with_a_half_life(ds):
+    def decay(*d, h):
+        raw = [2 ** (-x / h) for x in d]
+        return [r / sum(raw) for r in raw]
+
+    for h in (30.0, 7.0):
+        conversions, _ = by_channel(ds, "time_decay", half_life_days=h)
+        ma, mc, md = decay(9, 9, 5, 0, h=h), decay(2, 1, h=h), decay(365, 30, h=h)
+        me1, me2, mj = decay(9, 0, h=h), decay(98, 0, h=h), decay(9, 5, 2, h=h)
+        assert conversions == pytest.approx({
+            "newsletter": ma[0] + me1[1],
+            "seminar": ma[1] + me1[0] + mj[0] + mj[1],
+            "referral": ma[2] + 1 + mc[1] + md[1] + 2 * me2[0],
+            "fee earner": ma[3] + 2 * me2[1],
+            "website": mc[0] + 1 + mj[2],
+            "directory": md[0],
+        })
+
+
+def test_markov_on_the_journeys(ds):
+    # Transitions: start → newsletter 1, referral 3, website 4, directory 1, seminar 2 (of 11);
+    # newsletter → seminar, conv (1/2 each); seminar → referral, newsletter, seminar, website
+    # (1/4 each); referral → fee earner, conv (1/2 each); fee earner → conv; website →
+    # referral, conv ×2, null, social media (of 5); directory → referral; social media → null.
+    # P(conv): fee earner = referral = directory = 1, website = 3/5, seminar = 0.84,
+    # newsletter = 0.92, start = 9/11. Removal effects (P without ÷ P):
+    # referral 3/11 → 2/3; fee earner 6/11 → 1/3; website 6/11 → 1/3; directory 8/11 → 1/9;
+    # newsletter 112/135·9/11 → 23/135; seminar 6.9/11 → 7/30; social media → 0.
+    # Over 270ths: 180, 90, 90, 30, 46, 63, 0; sum 499. Credit = RE/ΣRE × 9, value × 2540.
+    effects = {"referral": 180, "fee earner": 90, "website": 90, "directory": 30,
+               "newsletter": 46, "seminar": 63, "social media": 0}
+    conversions, value = by_channel(ds, "markov")
+    assert conversions == pytest.approx({c: e / 499 * 9 for c, e in effects.items()})
+    assert value == pytest.approx({c: e / 499 * 2540 for c, e in effects.items()})
+    # ChannelAttribution 2.2.5 (simulated; max_step=200, 5e6 paths, conv_par 0.002) gave
+    # referral 3.2463, fee earner 1.6239, website 1.6241, seminar 1.1364,
+    # newsletter 0.8285, directory 0.5408, social media 0: the same to 3 decimals.
+
+
+def test_referrer_credit_on_the_journeys(ds):
+    def by_referrer(model):
+        out = run(ds, "attribution_referrers", model=model)
+        assert list(out.columns) == ["referrer_id", "conversions", "value"]
+        return out.set_index("referrer_id").to_dict()
+
+    # linear: R1 MA 1/4 (200) + MC 1/2 (0); R2 MB 1 (300) + ME2 1/2 (500) + ME3 1/2 (0).
+    # MD's referral touch has no referrer: 1/2 of the channel (50) stays unassigned.
+    linear = by_referrer("linear")
+    assert linear["conversions"] == pytest.approx({"R1": 0.75, "R2": 2.0})
+    assert linear["value"] == pytest.approx({"R1": 200.0, "R2": 800.0})
+    # first touch: R1's touches are never first, so 0 (still listed); R2 MB, ME2, ME3
+    first = by_referrer("first_touch")
+    assert first["conversions"] == {"R1": 0.0, "R2": 3.0}
+    # w_shaped: R1 MA .3 (240) + MC .65 (0); R2 MB 1 (300) + ME2 .65 (650) + ME3 .65 (0)
+    w = by_referrer("w_shaped")
+    assert w["conversions"] == pytest.approx({"R1": 0.95, "R2": 2.3})
+    assert w["value"] == pytest.approx({"R1": 240.0, "R2": 950.0})
+    # markov: the referral channel's 180/499 · 9 conversions and · 2540 value, split by
+    # linear shares of the channel (3.25 conversions: R1 .75, R2 2; 1050 value: 200, 800)
+    markov = by_referrer("markov")
+    channel_credit, channel_value = 180 / 499 * 9, 180 / 499 * 2540
+    assert markov["conversions"] == pytest.approx(
+        {"R1": channel_credit * 0.75 / 3.25, "R2": channel_credit * 2 / 3.25})
+    assert markov["value"] == pytest.approx(
+        {"R1": channel_value * 200 / 1050, "R2": channel_value * 800 / 1050})
+
+
+def test_filters_narrow_the_conversions_not_the_journeys(ds):
+    # team property keeps only MB: referral R2, 1 conversion, value 300
+    conversions, value = by_channel_filtered(ds, Filters(team=("property",)))
+    assert conversions == {"referral": 1.0} and value == {"referral": 300.0}
+    summary = run(ds, "attribution_summary", Filters(team=("corporate",))).iloc[0]
+    assert (summary["conversions"], summary["unattributed_conversions"]) == (9, 1)
+
+
+def by_channel_filtered(ds, filters):
+    out = run(ds, "attribution", filters, model="linear")
+    return dict(zip(out["channel"], out["conversions"])), dict(zip(out["channel"], out["value"]))
+
+
+def test_every_model_through_the_cli(capsys, journeys_dir):
+    for model in attribution.MODELS:
+        code = main(["query", "attribution", "--data", str(journeys_dir), "--start", "2025-01-01",
+                     "--end", "2025-12-31", "--param", f"model={model}", "half_life_days=7",
+                     "--format", "json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        rows = json.loads(out)
+        assert sum(r["conversions"] for r in rows) == pytest.approx(9), model
+
+
+@pytest.mark.parametrize("param, message", [
+    ("half_life_days=0", "half_life_days"),
+    ("lookback_days=-1", "lookback_days"),
+    ("model=u_shaped", "model"),
+])
+def test_bad_parameters_exit_2_with_a_message(capsys, journeys_dir, param, message):
+    code = main(["query", "attribution", "--data", str(journeys_dir), "--param", param])
+    _, err = capsys.readouterr()
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------- the page's queries
+
+
+def test_comparison_lists_every_model_per_channel(ds):
+    out = run(ds, "attribution_comparison")
+    assert list(out.columns) == ["model", "channel", "conversions", "value"]
+    assert list(dict.fromkeys(out["model"])) == list(attribution.MODELS)
+    for model, expected in CHANNEL_CREDIT.items():
+        rows = out[out["model"] == model]
+        assert dict(zip(rows["channel"], rows["conversions"])) == pytest.approx(expected), model
+    # the same numbers as the attribution query, model by model
+    markov = out[out["model"] == "markov"].drop(columns="model").reset_index(drop=True)
+    pd.testing.assert_frame_equal(markov, run(ds, "attribution", model="markov"))
+
+
+def test_referrer_ranks_and_their_movement(ds):
+    out = run(ds, "attribution_referrer_ranks", model="first_touch")
+    assert out["referrer_id"].tolist() == ["R2", "R1"] and out["name"].tolist() == ["Beta Bank",
+                                                                                    "Alpha LLP"]
+    r1 = out.set_index("referrer_id").loc["R1"]
+    # first touch: R1 0 conversions, rank 2 (R2 has 3). Last touch: R1 MC 1, R2 MB 1 (ME2's
+    # and ME3's last touch is the fee earner): a tie, R1 first by id. Elsewhere R2 leads.
+    assert (r1["conversions"], r1["rank"], r1["best_rank"], r1["worst_rank"], r1["rank_spread"]) == (
+        0.0, 2, 1, 2, 1)
+    assert (r1["rank_last_touch"], r1["rank_markov"]) == (1, 2)
+    assert {f"rank_{m}" for m in attribution.MODELS} <= set(out.columns)
+
+
+def test_referrer_ranks_tie_by_referrer_id():
+    # R1 and R2 one referral touch each in one-touch journeys: equal credit, R1 first
+    frame = journeys([("referral", "R2")], [("referral", "R1")], values=[1.0, 1.0])
+    out = attribution.referrer_ranks(frame, "linear")
+    assert out["referrer_id"].tolist() == ["R1", "R2"] and out["rank"].tolist() == [1, 2]
+
+
+def test_paths(ds):
+    out = run(ds, "attribution_paths")
+    assert list(out.columns) == ["path", "touchpoints", "journeys", "conversions",
+                                 "conversion_rate", "value"]
+    rows = [tuple(r) for r in out[["path", "journeys", "conversions", "value"]].itertuples(index=False)]
+    # ME2 and ME3 share one journey but are two conversions; "website" is MG1's journey
+    # and A's non-converting one (conversion rate 1/2); then one-journey paths, by path
+    assert rows == [
+        ("referral > fee earner", 2, 2, 1000.0),
+        ("website", 2, 1, 50.0),
+        ("directory > referral", 1, 1, 100.0),
+        ("newsletter > seminar > referral > fee earner", 1, 1, 800.0),
+        ("referral", 1, 1, 300.0),
+        ("seminar > newsletter", 1, 1, 200.0),
+        ("seminar > seminar > website", 1, 1, 90.0),
+        ("website > referral", 1, 1, 0.0),
+        ("website > social media", 1, 0, 0.0),
+    ]
+    assert out.set_index("path")["conversion_rate"]["website"] == 0.5
+    website = run(ds, "attribution_paths", channel="website")["path"].tolist()
+    assert website == ["website", "seminar > seminar > website", "website > referral",
+                       "website > social media"]
+    assert run(ds, "attribution_paths", referrer_id="R2")["path"].tolist() == [
+        "referral > fee earner", "referral"]
+    assert run(ds, "attribution_paths", limit=2)["path"].tolist() == ["referral > fee earner",
+                                                                      "website"]
+    assert run(ds, "attribution_paths", channel="fax").empty
