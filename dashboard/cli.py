@@ -31,6 +31,12 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="DIR", help="data directory (default: data/sample)")
 
 
+def _add_state(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state", metavar="PATH",
+                        help="where edits are kept: a file or an SQLAlchemy URL (default: "
+                             "<data dir>.refport-state.db beside the data directory, or $REFPORT_STATE)")
+
+
 def _parse_params(pairs: list[str]) -> dict[str, str]:
     params: dict[str, str] = {}
     for pair in pairs:
@@ -114,7 +120,7 @@ def cmd_queries(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from dashboard import export, registry
+    from dashboard import export, registry, store
     from dashboard.window import Filters, parse_date
 
     query = registry.get(args.name)  # unknown names fail before the data is read
@@ -125,10 +131,96 @@ def cmd_query(args: argparse.Namespace) -> int:
     filters = Filters(**{name: tuple(getattr(args, name) or ()) for name in Filters.names()})
     dataset = _open_checked(args.data)
     window = registry.default_window(dataset, start, end)
-    frame = registry.run(args.name, dataset, window, filters, params)
+    tables = store.tables_at(store.state_url(args.state, dataset.data_dir))
+    frame = registry.run(args.name, dataset, window, filters, params, extra_tables=tables)
     writer = {"json": export.to_json, "csv": export.to_csv, "table": export.to_table}[args.format]
     text = writer(frame)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    from dashboard import levels, registry, store
+
+    try:
+        programme = levels.load()
+        level = programme.parse(args.level)
+    except levels.LevelsError as error:
+        raise UsageError(str(error)) from None
+    if not args.by.strip() or not args.reason.strip():
+        raise UsageError("--by and --reason must not be empty: say who changes the level and why")
+    dataset = _open_checked(args.data)
+    url = store.state_url(args.state, dataset.data_dir)
+    tiers = registry.run("tier_assignments", dataset, extra_tables=store.tables_at(url)).set_index("referrer_id")
+    if args.referrer_id not in tiers.index:
+        raise UsageError(f"unknown referrer {args.referrer_id!r}: not in {dataset.data_dir / 'referrers.parquet'}")
+    try:
+        edits = store.open_store(url)
+        saved = edits.save(args.referrer_id, level, args.by, args.reason, args.expect_version)
+    except (store.StoreConflict, store.StoreError) as error:
+        print(f"refport: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    suggested = programme.label(tiers.loc[args.referrer_id, "suggested_level"], missing="no level")
+    if saved is None:
+        print(f"{args.referrer_id}: already {programme.label(level)}; nothing saved (suggested: {suggested})")
+        return 0
+    print(f"{args.referrer_id}: {programme.label(saved.previous_level)} → {programme.label(saved.level)} "
+          f"(version {saved.version}, by {saved.changed_by} at {saved.changed_at:%Y-%m-%d %H:%M:%S} UTC; "
+          f"suggested: {suggested}) in {edits.display_url}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from dashboard import bench
+
+    if args.size and args.size not in ("S", "M", "L"):
+        raise UsageError(f"unknown size {args.size!r}: choose one of S, M, L")
+    return bench.main(args.data, args.size, args.repeat, args.format, not args.no_pages)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from dashboard.importer import ImportUsageError, command
+
+    try:
+        return command(args.source, args.table, args.out, args.mapping, args.dry_run,
+                       args.suggest_mapping, args.sheet)
+    except ImportUsageError as error:
+        raise UsageError(str(error)) from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from dashboard import pack, registry, store
+    from dashboard.pack import sections
+    from dashboard.window import Filters, parse_date
+
+    try:
+        fmt = pack.format_for(args.out)
+    except pack.PackFormatError as error:
+        raise UsageError(str(error)) from None
+    models = sections.model_choices()
+    model = args.model or sections.default_model()
+    if args.model and models and args.model not in models:
+        raise UsageError(f"unknown --model {args.model!r}: choose one of {', '.join(models)}")
+    start = parse_date(args.start, "--start") if args.start else None
+    end = parse_date(args.end, "--end") if args.end else None
+    filters = Filters(**{name: tuple(getattr(args, name) or ()) for name in Filters.names()})
+    dataset = _open_checked(args.data)
+    window = registry.default_window(dataset, start, end)
+    url = store.state_url(args.state, dataset.data_dir)
+    built = sections.build_pack(
+        sections.runner_for(dataset, filters, store.tables_at(url)), dataset.data_dir, window, filters, model,
+        store_label=sections.store_label(url),
+        progress=None if args.quiet else lambda _done, step: print(f"refport: {step}", file=sys.stderr),
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    partial.write_bytes(pack.render(built, fmt))
+    partial.replace(out)  # a reader never sees half a pack
+    print(f"{out}: {fmt.upper()} board pack, {built.period}, {len(built.sections)} sections, "
+          f"data {built.provenance.content_hash[:12]}")
     return 0
 
 
@@ -140,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="start the dashboard")
     _add_data(run)
     run.add_argument("--port", type=int, default=8501)
-    run.add_argument("--state", metavar="PATH", help="where edits are kept")
+    _add_state(run)
     run.add_argument("--headless", action="store_true", help="do not open a browser")
     run.set_defaults(func=cmd_run)
 
@@ -168,7 +260,51 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("team", "office", "work_type", "referrer_type", "region"):
         qry.add_argument(f"--{name.replace('_', '-')}", dest=name, action="append", metavar="VALUE",
                          help=f"keep only this {name.replace('_', ' ')} (repeatable)")
+    _add_state(qry)
     qry.set_defaults(func=cmd_query)
+
+    assign = commands.add_parser("assign", help="set a referrer's programme level (audited, like the app)")
+    assign.add_argument("referrer_id")
+    assign.add_argument("level", help="1-4 (4 highest), a level name such as Platinum, or none")
+    assign.add_argument("--by", required=True, metavar="NAME", help="who makes the change")
+    assign.add_argument("--reason", required=True, metavar="TEXT", help="why, for the audit trail")
+    assign.add_argument("--expect-version", type=int, metavar="N",
+                        help="refuse (exit 1) unless the referrer's assignment is still at version N "
+                             "(0: never assigned)")
+    _add_data(assign)
+    _add_state(assign)
+    assign.set_defaults(func=cmd_assign)
+    imp = commands.add_parser("import", help="turn a CSV or Excel export into a contract table, "
+                              "quarantining bad rows (docs/import.md)")
+    imp.add_argument("source", metavar="SOURCE", help="a .csv, .txt, .tsv, .xlsx or .xlsm file")
+    imp.add_argument("--table", required=True, metavar="T", help="the contract table to write")
+    imp.add_argument("--out", metavar="DIR", help="data directory to write DIR/T.parquet into")
+    imp.add_argument("--mapping", metavar="FILE", help="TOML mapping (default: the suggested one)")
+    imp.add_argument("--dry-run", action="store_true", help="report the counts, write nothing")
+    imp.add_argument("--suggest-mapping", action="store_true", help="print a proposed mapping")
+    imp.add_argument("--sheet", metavar="NAME", help="Excel sheet (default: the first)")
+    imp.set_defaults(func=cmd_import)
+    bench = commands.add_parser("bench", help="time every named query and page render")
+    source = bench.add_mutually_exclusive_group()
+    source.add_argument("--data", metavar="DIR", help="data directory (default: data/sample)")
+    source.add_argument("--size", help="generate (once, into the temp folder) and use sample size S, M or L")
+    bench.add_argument("--repeat", type=int, default=5)
+    bench.add_argument("--format", choices=("table", "json"), default="table")
+    bench.add_argument("--no-pages", action="store_true", help="queries only")
+    bench.set_defaults(func=cmd_bench)
+    report = commands.add_parser("report", help="write the board pack (PDF, PowerPoint or HTML)")
+    report.add_argument("--out", required=True, metavar="FILE",
+                        help="the pack to write; the extension picks the format: .pdf (default), .pptx, .html")
+    _add_data(report)
+    report.add_argument("--start", metavar="YYYY-MM-DD")
+    report.add_argument("--end", metavar="YYYY-MM-DD")
+    report.add_argument("--model", metavar="M", help="attribution model for per-referrer credit (default: linear)")
+    for name in ("team", "office", "work_type", "referrer_type", "region"):
+        report.add_argument(f"--{name.replace('_', '-')}", dest=name, action="append", metavar="VALUE",
+                            help=f"keep only this {name.replace('_', ' ')} (repeatable)")
+    _add_state(report)
+    report.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

@@ -14,6 +14,11 @@ Header of a query file::
 ``$start``/``$end`` (the window) and the filter lists (``$team``,
 ``$office``, ``$work_type``, ``$referrer_type``, ``$region``) are bound
 automatically where the SQL uses them.
+
+Besides the data's tables, a query may read the small tables of
+``dashboard.store.QUERY_TABLES`` (the edit store's current views, the
+programme levels): ``run(..., extra_tables=...)`` registers them on the
+query's cursor; a query run without them sees the store empty.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from dashboard.data import PROJECT_ROOT, Dataset
 from dashboard.window import Filters, Window
 
 QUERIES_DIR = PROJECT_ROOT / "queries"
-MACROS_FILE = QUERIES_DIR / "_shared" / "filters.sql"
+MACROS_FILE = QUERIES_DIR / "_shared" / "filters.sql"  # first; then the other _shared/*.sql
 WINDOW_PARAMS = ("start", "end")
 
 _HEADER = re.compile(r"^--\s*(name|purpose|grain|param):\s*(.*)$")
@@ -186,10 +191,40 @@ def bind_params(query: NamedQuery, params: dict[str, object] | None) -> dict[str
     return bound
 
 
+def macro_files() -> list[Path]:
+    others = sorted(p for p in MACROS_FILE.parent.glob("*.sql") if p != MACROS_FILE)
+    return [MACROS_FILE, *others]
+
+
 def _ensure_macros(dataset: Dataset) -> None:
     if not getattr(dataset, "_macros_ready", False):
-        dataset.connection.execute(MACROS_FILE.read_text(encoding="utf-8"))
+        for path in macro_files():
+            dataset.connection.execute(path.read_text(encoding="utf-8"))
         dataset._macros_ready = True  # type: ignore[attr-defined]
+
+
+def _side_table_names(sql: str) -> list[str]:
+    from dashboard import store
+
+    return [name for name in store.QUERY_TABLES if re.search(rf"\b{name}\b", sql)]
+
+
+def side_tables(name: str) -> list[str]:
+    """The store/programme tables (``dashboard.store.QUERY_TABLES``) a named SQL query reads."""
+    query = get(name)
+    return [] if query.function is not None else _side_table_names(query.sql)
+
+
+def _side_tables(sql: str, given: dict[str, object] | None) -> dict[str, object]:
+    """The store/programme tables this SQL reads: the given ones, else their empty defaults."""
+    from dashboard import store
+
+    used = _side_table_names(sql)
+    tables = {name: (given or {})[name] for name in used if name in (given or {})}
+    if len(tables) < len(used):
+        defaults = store.query_tables()
+        tables.update({name: defaults[name] for name in used if name not in tables})
+    return tables
 
 
 def data_end(dataset: Dataset) -> date:
@@ -204,8 +239,13 @@ def default_window(dataset: Dataset, start: date | None = None, end: date | None
     return Window.resolve(data_end(dataset) if end is None else end, start, end)
 
 
-def run_sql(dataset: Dataset, name: str, values: dict[str, object]) -> pd.DataFrame:
-    """Run one SQL query with the bind values its text uses (DuckDB refuses unused ones)."""
+def run_sql(dataset: Dataset, name: str, values: dict[str, object],
+            extra_tables: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """Run one SQL query with the bind values its text uses (DuckDB refuses unused ones).
+
+    ``extra_tables`` (name → small DataFrame or Arrow table) are registered on
+    the query's own cursor first; see ``dashboard.store.query_tables``.
+    """
     _ensure_macros(dataset)
     query = get(name)
     sql = query.sql
@@ -215,6 +255,8 @@ def run_sql(dataset: Dataset, name: str, values: dict[str, object]) -> pd.DataFr
         raise QueryError(f"query {name} needs {', '.join(sorted(missing))}")
     cursor = dataset.cursor()
     try:
+        for table_name, frame in _side_tables(sql, extra_tables).items():
+            cursor.register(table_name, frame)
         table = cursor.sql(sql, params={k: v for k, v in values.items() if k in used}).to_arrow_table()
     finally:
         cursor.close()
@@ -239,8 +281,9 @@ def run(
     window: Window | None = None,
     filters: Filters | None = None,
     params: dict[str, object] | None = None,
+    extra_tables: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """The one way to compute a named query's result."""
+    """The one way to compute a named query's result (``extra_tables``: see ``run_sql``)."""
     query = get(name)
     window = window or default_window(dataset)
     values: dict[str, object] = {"start": window.start, "end": window.end}
@@ -249,4 +292,4 @@ def run(
     if query.function is not None:
         _ensure_macros(dataset)
         return query.function(dataset, values)
-    return run_sql(dataset, name, values)
+    return run_sql(dataset, name, values, extra_tables)

@@ -13,7 +13,8 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import registry
+from dashboard import levels, registry
+from dashboard import store as edits
 from dashboard.check import Problem, check
 from dashboard.data import Dataset, shared_dataset
 from dashboard.window import Filters, Window, WindowError, default_start
@@ -43,16 +44,57 @@ def problems() -> list[Problem]:
 
 @st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
 def _run(fingerprint: str, name: str, window: Window, filters: Filters,
-         params: tuple[tuple[str, object], ...]) -> pd.DataFrame:
-    return registry.run(name, dataset(), window, filters, dict(params))
+         params: tuple[tuple[str, object], ...], side: tuple | None = None) -> pd.DataFrame:
+    tables = edits.tables_at(side[0]) if side else None
+    return registry.run(name, dataset(), window, filters, dict(params), extra_tables=tables)
+
+
+def state_url() -> str:
+    """Where edits are kept: REFPORT_STATE (`refport run --state`), else beside the data directory."""
+    return edits.state_url(None, dataset().data_dir)
+
+
+def edit_store() -> edits.Store:
+    """The edit store for the data on screen (created and migrated on first use)."""
+    return edits.shared_store(state_url())
+
+
+def programme() -> levels.Programme:
+    """The programme levels (dashboard/levels.toml, or the firm's file in REFPORT_LEVELS)."""
+    return levels.load()
+
+
+def _side_key(name: str) -> tuple | None:
+    """For queries reading the store or the levels: what they read, so a save or an edited levels
+    file is seen at once (store URL, its revision, the levels file and its mtime)."""
+    if not registry.side_tables(name):
+        return None
+    url, path = state_url(), levels.levels_path()
+    return (url, edits.revision_at(url), str(path), path.stat().st_mtime_ns if path.exists() else 0)
 
 
 def query(name: str, params: dict[str, object] | None = None,
           window: Window | None = None, filters: Filters | None = None) -> pd.DataFrame:
-    """A named query for the current window and filters, cached per data fingerprint."""
+    """A named query for the current window and filters, cached per data fingerprint
+    (and per store revision for queries that read the edit store)."""
     ds = dataset()
     return _run(ds.fingerprint, name, window or current_window(), filters or current_filters(),
-                tuple(sorted((params or {}).items())))
+                tuple(sorted((params or {}).items())), _side_key(name))
+
+
+def editor_name() -> str:
+    """Who is editing: the signed-in user's name once sign-in exists, else the sidebar's
+    "Editing as" box ("" when nobody has said)."""
+    user = _signed_in_user()
+    return user or str(st.session_state.get("editor_name") or "").strip()
+
+
+def _signed_in_user() -> str:
+    """The signed-in user's name (st.login), or "" when sign-in is not configured or nobody is in."""
+    user = st.user
+    if user.get("is_logged_in"):
+        return str(user.get("name") or user.get("email") or "").strip()
+    return ""
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -104,6 +146,14 @@ def sidebar() -> None:
         if st.session_state["window_start"] > st.session_state["window_end"]:
             st.error("The window's start is after its end: the default 24-month window is shown.")
         st.caption(f"Data: `{ds.data_dir.name}` · up to {data_end:%d %b %Y}")
+        st.markdown("### Editing as")
+        user = _signed_in_user()
+        if user:
+            st.caption(f"Signed in as **{user}**; your saved changes carry this name.")
+        else:
+            st.text_input("Editing as", key="editor_name", placeholder="Your name",
+                          label_visibility="collapsed",
+                          help="Recorded with every change you save (programme levels, targets).")
     _write_url()
 
 

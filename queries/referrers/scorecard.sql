@@ -1,174 +1,29 @@
 -- name: scorecard
 -- purpose: the referrer scorecard, suggested programme level and prune flag
---          (metrics.md "Referrer scorecard" and "Suggested tier")
+--          (metrics.md "Referrer scorecard" and "Suggested tier"), with the
+--          level the board assigned (the edit store)
 -- grain: one row per referrer in referrers.parquet kept by the filters,
 --        largest referred fees first
+--
+-- Every column up to prune_candidate comes from the referrer_scorecard macro
+-- (queries/_shared/scorecard.sql), which the tiering queries share, so the
+-- suggested level is one definition. assigned_level: the store's current
+-- assignment (null when never assigned or deliberately unassigned).
 with
 
-referrers_ as (
-    select referrer_id, name, referrer_type
-    from kept_referrers($referrer_type, $region)
+scorecard as (
+    select *
+    from referrer_scorecard($start, $end, $team, $office, $work_type, $referrer_type, $region)
 ),
 
-referrals_ as (
-    select referral_id, referrer_id, direction, status, referred_on
-    from kept_referrals($team, $office, $work_type, $referrer_type, $region)
-    where direction in ('inbound', 'outbound')
-),
-
-activities_ as (
-    select a.referrer_id, a.hours, a.hours * fe.cost_rate + a.expense as cost
-    from kept_activities($team, $office, $referrer_type, $region) as a
-    left join fee_earners as fe on fe.fee_earner_id = a.fee_earner_id
-    where a.occurred_on between $start and $end
-),
-
-relationships_ as (
-    select referrer_id, fee_earner_id, contact_id, strength
-    from kept_relationships($team, $office, $referrer_type, $region)
-),
-
-inbound_in_window as (
-    select
-        referrer_id,
-        count(*)                                  as referrals,
-        count(*) filter (where status = 'won')      as won,
-        count(*) filter (where status = 'lost')     as lost,
-        count(*) filter (where status = 'declined') as declined,
-        count(*) filter (where status = 'open')     as open
-    from referrals_
-    where direction = 'inbound' and referred_on between $start and $end
-    group by referrer_id
-),
-
-outbound_in_window as (
-    select referrer_id, count(*) as outbound_referrals
-    from referrals_
-    where direction = 'outbound' and referred_on between $start and $end
-    group by referrer_id
-),
-
-last_referral as (
-    select
-        referrer_id,
-        max(referred_on) as last_referral_on,
-        -- prune rule: any inbound referral in the 24 months to `end`,
-        -- whatever the window's start
-        bool_or(referred_on >= cast($end::date - interval 24 month + interval 1 day as date))
-            as referred_in_last_24_months
-    from referrals_
-    where direction = 'inbound' and referred_on <= $end
-    group by referrer_id
-),
-
-referred_fees as (
-    select referrer_id, referred_fees
-    from referred_fees_by_referrer($start, $end, $team, $office, $work_type, $referrer_type, $region)
-),
-
-investment as (
-    select
-        referrer_id,
-        count(*)              as activities,
-        sum(hours)            as investment_hours,
-        sum(cost)             as investment_cost
-    from activities_
-    group by referrer_id
-),
-
-who_knows as (
-    select
-        referrer_id,
-        count(distinct (fee_earner_id, contact_id)) as relationship_count,
-        count(distinct fee_earner_id)               as fee_earners_who_know,
-        max(strength)                               as max_strength
-    from relationships_
-    group by referrer_id
-),
-
-facts as (
-    select
-        r.referrer_id,
-        r.name,
-        r.referrer_type,
-        coalesce(i.referrals, 0)               as referrals,
-        coalesce(i.won, 0)                     as won,
-        coalesce(i.lost, 0)                    as lost,
-        coalesce(i.declined, 0)                as declined,
-        coalesce(i.open, 0)                    as open,
-        coalesce(f.referred_fees, 0)           as referred_fees,
-        coalesce(v.investment_hours, 0)        as investment_hours,
-        coalesce(v.investment_cost, 0)         as investment_cost,
-        coalesce(v.activities, 0)              as activities,
-        coalesce(o.outbound_referrals, 0)      as outbound_referrals,
-        l.last_referral_on,
-        coalesce(l.referred_in_last_24_months, false) as referred_in_last_24_months,
-        coalesce(w.relationship_count, 0)      as relationship_count,
-        coalesce(w.fee_earners_who_know, 0)    as fee_earners_who_know,
-        w.max_strength
-    from referrers_ as r
-    left join inbound_in_window as i on i.referrer_id = r.referrer_id
-    left join outbound_in_window as o on o.referrer_id = r.referrer_id
-    left join last_referral as l on l.referrer_id = r.referrer_id
-    left join referred_fees as f on f.referrer_id = r.referrer_id
-    left join investment as v on v.referrer_id = r.referrer_id
-    left join who_knows as w on w.referrer_id = r.referrer_id
-),
-
-fee_rank as (
-    -- `before`: the share of referred fees held by the referrers ranked above
-    select
-        referrer_id,
-        coalesce(
-            sum(referred_fees) over (
-                order by referred_fees desc, referrer_id
-                rows between unbounded preceding and 1 preceding
-            ),
-            0
-        ) / sum(referred_fees) over () as share_before
-    from facts
-    where referred_fees > 0
-),
-
-levelled as (
-    select
-        facts.*,
-        case
-            when fee_rank.share_before < 0.5 then 4
-            when fee_rank.share_before < 0.8 then 3
-            when fee_rank.share_before is not null then 2
-            when facts.referrals > 0 then 1
-            when facts.relationship_count > 0 or facts.activities > 0 then 1
-        end as suggested_level
-    from facts
-    left join fee_rank on fee_rank.referrer_id = facts.referrer_id
+assignments as (
+    select referrer_id, assigned_level
+    from tier_assignments_current
 )
 
 select
-    referrer_id,
-    name,
-    referrer_type,
-    referrals,
-    won,
-    lost,
-    declined,
-    open,
-    won / nullif(won + lost + declined, 0)            as conversion_rate,
-    referred_fees,
-    investment_hours,
-    investment_cost,
-    referred_fees / nullif(investment_cost, 0)        as ror,
-    outbound_referrals,
-    referrals - outbound_referrals                    as reciprocity_balance,
-    last_referral_on,
-    12 * (year($end::date) - year(last_referral_on))
-        + (month($end::date) - month(last_referral_on)) as months_since_last_referral,
-    relationship_count,
-    fee_earners_who_know,
-    max_strength,
-    suggested_level,
-    investment_cost > 0
-        and not referred_in_last_24_months
-        and coalesce(suggested_level, 0) <> 4         as prune_candidate
-from levelled
-order by referred_fees desc, referrer_id
+    scorecard.*,
+    assignments.assigned_level
+from scorecard
+left join assignments on assignments.referrer_id = scorecard.referrer_id
+order by scorecard.referred_fees desc, scorecard.referrer_id

@@ -1,0 +1,366 @@
+"""Programme levels: the evidence per referrer, the suggested level, and the board's decision,
+saved with who, when and why."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import state
+from dashboard.formatting import count, money, share
+from dashboard.settings import SETTINGS
+from dashboard.store import StoreConflict, TierChange
+
+PENDING = "tiering_pending"      # {referrer_id: {"level": int | None, "version": int}}: unsaved edits
+GENERATION = "tiering_generation"  # bumped to give the editor a fresh state (after save, discard, bulk)
+REASON = "tiering_reason"        # the reason typed, kept across page changes
+FLASH = "tiering_flash"          # a message to show after a rerun
+CONFLICT = "tiering_conflict"    # the last refused save's message
+
+programme = state.programme()
+currency = SETTINGS.currency
+st.session_state.setdefault(PENDING, {})
+st.session_state.setdefault(GENERATION, 0)
+pending: dict[str, dict[str, object]] = st.session_state[PENDING]
+
+st.title("Programme levels")
+st.caption(state.context_caption())
+st.markdown(
+    "The **suggested level** is a rule, not a decision: referrers ranked by referred fees in the window; "
+    "Level 4 holds the top referrers until half of all referred fees is reached, Level 3 the next until "
+    "80%, Level 2 the rest with fees, Level 1 those with referrals, relationships or activity but no fees. "
+    "The **assigned level** is the board's decision: change it in the table, give a reason and save; "
+    "every change keeps who made it, when and why."
+)
+
+table = state.query("tiering")
+if table.empty:
+    st.info("No referrer matches the filters. Clear the filters in the sidebar, or load a data "
+            "directory whose referrers.parquet has rows.")
+    st.stop()
+
+names = dict(zip(table["referrer_id"], table["name"]))
+stored_level = {rid: (None if pd.isna(v) else int(v))
+                for rid, v in zip(table["referrer_id"], table["assigned_level"])}
+version = dict(zip(table["referrer_id"], table["version"].astype(int)))
+suggested = dict(zip(table["referrer_id"], table["suggested_level"]))
+
+
+def _label(level: object) -> str:
+    return programme.label(level)
+
+
+def _suggested(level: object) -> str:
+    return programme.label(level, missing="No level")
+
+
+def _stage(referrer_id: str, level: int | None) -> None:
+    """Keep an edit until it is saved; an edit back to the saved level is no edit."""
+    if referrer_id not in stored_level:
+        return
+    if level == stored_level[referrer_id]:
+        pending.pop(referrer_id, None)
+    else:
+        # the version the person first edited from: a save made meanwhile is then refused
+        seen = pending.get(referrer_id, {}).get("version", version[referrer_id])
+        pending[referrer_id] = {"level": level, "version": seen}
+
+
+def _fresh_editor() -> None:
+    st.session_state[GENERATION] += 1
+
+
+def _next_step(row) -> str:
+    if pd.isna(row.next_level):
+        return "Top level"
+    target = _label(row.next_level)
+    if pd.isna(row.suggested_level):
+        return f"A referral, relationship or activity in the window → {target}"
+    gap = row.fees_to_next_level
+    if pd.isna(gap) or gap < 0.5:
+        return f"Any more referred fees → {target}"
+    return f"{money(gap)} more referred fees → {target}"
+
+
+service = state.query("service_levels")
+tiles_area = st.container()  # filled once this run's edits are known
+
+# --- the table -----------------------------------------------------------------------------------
+st.subheader("Referrers")
+left, middle, right = st.columns([2, 2, 3])
+differs_only = left.toggle("Only where assigned differs from suggested", key="tiering_differs")
+unsaved_only = middle.toggle("Only unsaved changes", key="tiering_unsaved")
+search = right.text_input("Find a referrer", key="tiering_search", placeholder="Name or id",
+                          label_visibility="collapsed")
+
+shown = table
+if differs_only:
+    shown = shown[shown["differs_from_suggested"].fillna(False).astype(bool)]
+if unsaved_only:
+    shown = shown[shown["referrer_id"].isin(list(pending))]
+if search.strip():
+    needle = search.strip().lower()
+    shown = shown[shown["name"].str.lower().str.contains(needle, regex=False)
+                  | shown["referrer_id"].str.lower().str.contains(needle, regex=False)]
+
+ids = shown["referrer_id"].tolist()
+identity = hashlib.sha256("\0".join(ids).encode()).hexdigest()[:12]
+revision = "-".join(str(v) for v in state.edit_store().revision())
+editor_key = f"tiering_editor_{st.session_state[GENERATION]}_{revision}_{identity}"
+
+# Edits made in the editor on the previous run (rows by position in this same view): keep them
+# as pending changes before drawing, so the table, the tiles and the save panel agree.
+for position, change in (st.session_state.get(editor_key) or {}).get("edited_rows", {}).items():
+    if "Assigned" in change and int(position) < len(ids):
+        _stage(ids[int(position)], programme.parse(change["Assigned"] or "none"))
+
+# --- tiles -------------------------------------------------------------------------------------
+assigned = table[table["version"] > 0]
+tiles = tiles_area.columns(6)
+tiles[0].metric("Referrers", count(len(table)))
+tiles[1].metric("Level assigned", count(assigned["assigned_level"].notna().sum()),
+                help="referrers with a level saved by the board (not unassigned)")
+tiles[2].metric("Assigned ≠ suggested", count(table["differs_from_suggested"].sum()),
+                help="the board's level differs from the rule's suggestion")
+tiles[3].metric("Unsaved changes", count(len(pending)))
+tiles[4].metric("Under-served Level 4", count(((service["level"] == 4)
+                                                & (service["service_level"] == "under-served")).sum()),
+                help="Level 4 referrers given less than their budget in the last 12 months")
+tiles[5].metric("Over-served Level 1", count(((service["level"] == 1)
+                                               & (service["service_level"] == "over-served")).sum()),
+                help="Level 1 referrers given more than their budget in the last 12 months")
+
+
+if shown.empty:
+    st.info("No referrer matches: switch off the toggles or clear the search box.")
+else:
+    view = pd.DataFrame({
+        "ID": shown["referrer_id"],
+        "Referrer": shown["name"],
+        "Suggested": [_suggested(v) for v in shown["suggested_level"]],
+        "Assigned": [_label(pending[r]["level"] if r in pending else stored_level[r]) for r in ids],
+        "Unsaved": ["✎ unsaved" if r in pending else "" for r in ids],
+        "To reach the next level": [_next_step(row) for row in shown.itertuples()],
+        "Referred fees": shown["referred_fees"],
+        "Referrals": shown["referrals"],
+        "ROR": shown["ror"],
+        "Investment": shown["investment_cost"],
+        "Type": shown["referrer_type"],
+        "Last change": [
+            "" if pd.isna(row.assigned_at) else f"{row.assigned_by}, {row.assigned_at:%d %b %Y %H:%M} UTC"
+            for row in shown.itertuples()
+        ],
+    }).set_index("ID")
+    st.data_editor(
+        view,
+        key=editor_key,
+        width="stretch",
+        height=min(36 * len(view) + 40, 560),
+        num_rows="fixed",
+        disabled=[c for c in view.columns if c != "Assigned"],
+        column_config={
+            "_index": st.column_config.TextColumn("ID"),
+            "Referred fees": st.column_config.NumberColumn(f"Referred fees ({currency})", format="%,.0f"),
+            "Investment": st.column_config.NumberColumn(f"Investment ({currency})", format="%,.0f",
+                                                        help="hours × cost rate + expenses in the window"),
+            "ROR": st.column_config.NumberColumn("ROR", format="%.1f×",
+                                                 help="referred fees ÷ investment; empty without investment"),
+            "Assigned": st.column_config.SelectboxColumn(
+                "Assigned ✎", options=programme.labels(), required=True,
+                help="the board's level: pick one, then save with a reason below"),
+            "To reach the next level": st.column_config.TextColumn(
+                width="large",
+                help="referred fees the referrer would have to exceed, others unchanged, "
+                     "for the rule to suggest the next level"),
+        },
+    )
+    st.caption(f"{count(len(view))} of {count(len(table))} referrers shown, largest referred fees first. "
+               "“To reach the next level”: how much more the referrer would have to refer (fees billed in "
+               "the window), others unchanged, for the suggested level to rise.")
+
+
+# --- bulk change -------------------------------------------------------------------------------
+def _select_all_shown() -> None:
+    st.session_state["tiering_bulk_ids"] = list(ids)
+
+
+def _stage_bulk() -> None:
+    level = programme.parse(st.session_state["tiering_bulk_level"])
+    for referrer_id in st.session_state.get("tiering_bulk_ids", []):
+        _stage(referrer_id, level)
+    st.session_state["tiering_bulk_ids"] = []
+    _fresh_editor()
+
+
+with st.expander("Change several referrers at once", expanded=False):
+    st.multiselect("Referrers", options=table["referrer_id"].tolist(), key="tiering_bulk_ids",
+                   format_func=lambda r: f"{names[r]} ({r})", placeholder="Pick referrers")
+    pick_left, pick_right = st.columns([3, 2])
+    pick_left.selectbox("New level", programme.labels(), key="tiering_bulk_level")
+    pick_right.button(f"Select all {len(ids)} shown", on_click=_select_all_shown, key="tiering_bulk_all",
+                      width="stretch")
+    st.button("Add to unsaved changes", on_click=_stage_bulk, key="tiering_bulk_add", type="secondary")
+    st.caption("The change joins the unsaved changes below; nothing is saved until you press Save.")
+
+
+# --- save ----------------------------------------------------------------------------------------
+def _save() -> None:
+    by = state.editor_name()
+    reason = st.session_state.get(REASON, "").strip()
+    if not by:
+        st.session_state[CONFLICT] = ("Type your name in “Editing as” in the sidebar first: every change "
+                                      "records who made it.")
+        return
+    if not reason:
+        st.session_state[CONFLICT] = "Give a reason for the changes: it is kept with them in the history."
+        return
+    changes = [TierChange(rid, p["level"], p["version"]) for rid, p in pending.items()]
+    try:
+        saved = state.edit_store().save_many(changes, by, reason)
+    except StoreConflict as error:
+        st.session_state[CONFLICT] = str(error)
+        return
+    except ValueError as error:
+        st.session_state[CONFLICT] = str(error)
+        return
+    pending.clear()
+    st.session_state[REASON] = ""
+    st.session_state["tiering_reason_input"] = ""
+    st.session_state.pop(CONFLICT, None)
+    st.session_state[FLASH] = f"Saved {len(saved)} change(s) as {by}."
+    _fresh_editor()
+
+
+def _discard() -> None:
+    pending.clear()
+    st.session_state.pop(CONFLICT, None)
+    _fresh_editor()
+
+
+def _keep_mine() -> None:
+    """After a refused save: the person has seen the other change and keeps theirs."""
+    for referrer_id, change in pending.items():
+        change["version"] = version.get(referrer_id, change["version"])
+    st.session_state.pop(CONFLICT, None)
+
+
+st.subheader("Unsaved changes")
+if FLASH in st.session_state:
+    st.success(st.session_state.pop(FLASH), icon="✅")
+if not pending:
+    st.caption("None. Change a level in the table's “Assigned” column, or several at once above.")
+else:
+    st.dataframe(
+        pd.DataFrame([
+            {"Referrer": f"{names.get(rid, rid)} ({rid})", "From": _label(stored_level.get(rid)),
+             "To": _label(change["level"]),
+             "Suggested": _suggested(suggested.get(rid))}
+            for rid, change in pending.items()
+        ]),
+        hide_index=True, width="stretch",
+    )
+    if "tiering_reason_input" not in st.session_state:
+        st.session_state["tiering_reason_input"] = st.session_state.get(REASON, "")
+    st.text_input("Reason (kept with every change in the history)", key="tiering_reason_input",
+                  placeholder="e.g. board review 2026: strategic bank partner")
+    st.session_state[REASON] = st.session_state["tiering_reason_input"]
+    who = state.editor_name()
+    st.caption(f"Saving as **{who}**." if who else "Type your name in “Editing as” in the sidebar to save.")
+    save_col, discard_col, _ = st.columns([1, 1, 3])
+    save_col.button(f"Save {len(pending)} change(s)", type="primary", on_click=_save, key="tiering_save",
+                    width="stretch")
+    discard_col.button("Discard", on_click=_discard, key="tiering_discard", width="stretch")
+if CONFLICT in st.session_state:
+    st.error(st.session_state[CONFLICT])
+    if pending and "reload" in st.session_state[CONFLICT]:
+        st.button("I have seen their change: keep mine and save again", on_click=_keep_mine,
+                  key="tiering_keep_mine")
+
+
+# --- history -------------------------------------------------------------------------------------
+st.subheader("History")
+ALL = "__all__"
+chosen = st.selectbox("Whose changes", [ALL, *table["referrer_id"].tolist()], key="tiering_history_referrer",
+                      format_func=lambda r: "Every referrer" if r == ALL else f"{names[r]} ({r})")
+history = state.edit_store().history(None if chosen == ALL else chosen)
+if history.empty:
+    st.caption("No level has been saved yet for this choice.")
+else:
+    history = history.sort_values(["changed_at", "version"], ascending=False)
+    st.dataframe(
+        pd.DataFrame({
+            "When (UTC)": history["changed_at"].dt.strftime("%d %b %Y %H:%M:%S"),
+            "Referrer": [f"{names.get(r, r)} ({r})" for r in history["referrer_id"]],
+            "From": [_label(v) for v in history["previous_level"]],
+            "To": [_label(v) for v in history["level"]],
+            "By": history["changed_by"],
+            "Reason": history["reason"],
+            "Version": history["version"],
+        }),
+        hide_index=True, width="stretch",
+    )
+st.caption(f"Every saved change, newest first; nothing is ever overwritten. Kept in "
+           f"`{state.edit_store().display_url}`.")
+
+
+# --- service-level check -------------------------------------------------------------------------
+st.subheader("Service-level check: investment against the level's budget")
+if service.empty:
+    st.info("No referrer has a level yet (assigned or suggested), so there is nothing to check.")
+else:
+    first = service.iloc[0]
+    st.markdown(
+        f"What each referrer received in the 12 months {first.period_start:%d %b %Y} – "
+        f"{first.period_end:%d %b %Y} (fee-earner hours, and expenses in money) against the annual budget "
+        f"of its level — the assigned level, else the suggested one. **Under-served**: below "
+        f"{share(programme.under_served_below)} of every budget; **over-served**: above "
+        f"{share(programme.over_served_above)} of any budget. **Off menu**: spend on activities from a "
+        f"higher level's menu."
+    )
+
+    def _service_table(rows: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({
+            "Referrer": [f"{n} ({r})" for n, r in zip(rows["name"], rows["referrer_id"])],
+            "Level": [f"{_label(lv)} ({src})" for lv, src in zip(rows["level"], rows["level_source"])],
+            "Hours": rows["hours_12m"],
+            "Hours budget": rows["budget_hours"],
+            "Hours used": [share(v) for v in rows["hours_used"]],
+            "Expenses": rows["expense_12m"],
+            "Money budget": rows["budget_money"],
+            "Money used": [share(v) for v in rows["money_used"]],
+            "Off-menu spend": rows["off_menu_cost_12m"],
+            "Off-menu activities": rows["off_menu_types"].fillna(""),
+            "Check": rows["service_level"],
+        })
+
+    money_format = st.column_config.NumberColumn(format=f"{currency} %,.0f")
+    service_config = {"Hours": st.column_config.NumberColumn(format="%,.1f"),
+                      "Hours budget": st.column_config.NumberColumn(format="%,.0f"),
+                      "Expenses": money_format, "Money budget": money_format, "Off-menu spend": money_format}
+    under4 = service[(service["level"] == 4) & (service["service_level"] == "under-served")]
+    over1 = service[(service["level"] == 1) & (service["service_level"] == "over-served")]
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**Under-served Level 4s** ({count(len(under4))})")
+        if under4.empty:
+            st.caption("None: every Level 4 referrer gets at least its share of the budget.")
+        else:
+            st.dataframe(_service_table(under4), hide_index=True, width="stretch", column_config=service_config)
+    with right:
+        st.markdown(f"**Over-served Level 1s** ({count(len(over1))})")
+        if over1.empty:
+            st.caption("None: no Level 1 referrer gets more than its budget allows.")
+        else:
+            st.dataframe(_service_table(over1), hide_index=True, width="stretch", column_config=service_config)
+    with st.expander(f"Every levelled referrer ({count(len(service))})"):
+        st.dataframe(_service_table(service), hide_index=True, width="stretch", column_config=service_config)
+
+with st.expander("The programme: levels, menus and budgets"):
+    for level in programme.levels:
+        st.markdown(f"**{level.label}** — budget {level.budget_hours:,.0f} hours and "
+                    f"{money(level.budget_money)} a year per referrer")
+        st.markdown("\n".join(f"- {item}" for item in level.menu))
+    st.caption(f"From `{programme.source}`; a firm sets its own file with the REFPORT_LEVELS environment "
+               "variable.")
