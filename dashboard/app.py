@@ -12,22 +12,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dashboard import state  # noqa: E402
 
-PAGES = Path(__file__).resolve().parent / "pages"
+# Not "pages/": Streamlit treats a pages/ folder beside the entry script as a
+# legacy multipage app and then skips this script (no sidebar) on deep links.
+PAGES = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="refport · referrer portfolio review", page_icon="📈", layout="wide")
 
 overview = st.Page(PAGES / "overview.py", title="Overview", icon="📊", default=True, url_path="overview")
 data = st.Page(PAGES / "data.py", title="Data", icon="🗂️", url_path="data")
+import_data = st.Page(PAGES / "import_data.py", title="Import", icon="📥", url_path="import")
+concentration = st.Page(PAGES / "concentration.py", title="Concentration", icon="🎯", url_path="concentration")
+drift = st.Page(PAGES / "drift.py", title="Strategic drift", icon="🧭", url_path="drift")
+flows = st.Page(PAGES / "flows.py", title="Cross-selling and reciprocity", icon="🔁", url_path="flows")
+relationships = st.Page(PAGES / "relationships.py", title="Who knows who", icon="🕸️", url_path="relationships")
+tiering = st.Page(PAGES / "tiering.py", title="Programme levels", icon="🏅", url_path="tiering")
+matrix = st.Page(PAGES / "matrix.py", title="Prioritisation matrix", icon="🧮", url_path="matrix")
+attribution = st.Page(PAGES / "attribution.py", title="Attribution", icon="🧩", url_path="attribution")
+board_pack = st.Page(PAGES / "board_pack.py", title="Board pack", icon="📑", url_path="board-pack")
 
-# The sidebar is drawn before st.navigation: widgets drawn after it are
-# dropped from the sidebar on reruns. Broken data gets no window or filters.
+# The window and filters are shared by every page. Broken data gets none:
+# only the Data and Import pages can be used until it is fixed.
 problems = state.problems()
 if not problems:
     state.sidebar()
 
-navigation = st.navigation({"Portfolio review": [overview], "Data": [data]})
+navigation = st.navigation({
+    "Portfolio review": [overview, concentration, drift, tiering, matrix],
+    "Relationships": [flows, relationships, attribution],
+    "Board": [board_pack],
+    "Data": [data, import_data],
+})
 
-if problems and navigation.url_path != "data":
+if problems and navigation.url_path not in ("data", "import"):  # importing fixes broken data
     st.title(navigation.title)
     st.error(
         f"The data in `{state.dataset().data_dir}` fails the contract check "

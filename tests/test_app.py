@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.data import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "dashboard" / "app.py")
-PAGE_FILES = sorted(p.name for p in (PROJECT_ROOT / "dashboard" / "pages").glob("*.py") if p.name != "__init__.py")
+PAGE_FILES = sorted(p.name for p in (PROJECT_ROOT / "dashboard" / "views").glob("*.py") if p.name != "__init__.py")
 
 
 @pytest.fixture()
@@ -39,16 +39,16 @@ def test_sidebar_window_changes_the_figures_and_the_url(app):
     app.date_input(key="window_end").set_value(date(2025, 12, 31)).run()
     assert not app.exception
     assert app.metric[0].value == "7"  # test_queries: 7 received in 2025
-    assert app.query_params["start"] == ["2025-01-01"] and app.query_params["end"] == ["2025-12-31"]
+    assert app.query_params["start"] == "2025-01-01" and app.query_params["end"] == "2025-12-31"
 
 
 def test_filters_survive_a_page_change(app):
     app.run()
     app.multiselect(key="filter_team").set_value(["property"]).run()
-    app.switch_page("pages/data.py").run()
+    app.switch_page("views/data.py").run()
     assert not app.exception
     assert app.session_state["filter_team"] == ["property"]
-    app.switch_page("pages/overview.py").run()
+    app.switch_page("views/overview.py").run()
     assert app.multiselect(key="filter_team").value == ["property"]
     assert "team: property" in app.caption[0].value
 
@@ -66,14 +66,14 @@ def test_url_carries_a_shared_view(app):
 @pytest.mark.parametrize("page", PAGE_FILES)
 def test_every_page_runs_without_exception(app, page):
     app.run()
-    app.switch_page(f"pages/{page}").run()
+    app.switch_page(f"views/{page}").run()
     assert not app.exception, f"{page}: {app.exception}"
     assert app.title, f"{page} shows no title"
 
 
 def test_data_page_shows_counts_and_completeness(app):
     app.run()
-    app.switch_page("pages/data.py").run()
+    app.switch_page("views/data.py").run()
     assert app.success[0].value.startswith("All eleven tables")
     assert any(s.value.startswith("Completeness score: ") for s in app.subheader)
 
@@ -86,7 +86,7 @@ def test_broken_data_shows_the_check_report_not_a_traceback(monkeypatch, tmp_pat
     app = AppTest.from_file(APP, default_timeout=60).run()
     assert not app.exception
     assert "fails the contract check" in app.error[0].value
-    app.switch_page("pages/data.py").run()
+    app.switch_page("views/data.py").run()
     assert not app.exception
     report = app.dataframe[0].value
     assert report["file"].tolist() == ["fees.parquet"]

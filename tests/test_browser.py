@@ -63,7 +63,7 @@ def open_page(browser, url: str, key_text: str):
 def test_every_page_file_has_a_browser_test():
     from dashboard.data import PROJECT_ROOT
 
-    files = {p.stem for p in (PROJECT_ROOT / "dashboard" / "pages").glob("*.py") if p.stem != "__init__"}
+    files = {p.stem for p in (PROJECT_ROOT / "dashboard" / "views").glob("*.py") if p.stem != "__init__"}
     assert files <= set(PAGES), f"pages without a browser test: {sorted(files - set(PAGES))}"
 
 

@@ -14,7 +14,7 @@ from tests.fixtures import write_dataset
 from tests.test_attribution import JOURNEYS
 
 APP = str(PROJECT_ROOT / "dashboard" / "app.py")
-PAGE = "pages/attribution.py"
+PAGE = "views/attribution.py"
 
 
 def _moved(rows, key, changes):

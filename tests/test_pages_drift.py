@@ -39,7 +39,7 @@ def page(monkeypatch, sample_dir):
     monkeypatch.setenv("REFPORT_DATA", str(sample_dir))
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/drift.py").run()
+    at.switch_page("views/drift.py").run()
     assert not at.exception
     return at
 

@@ -38,7 +38,7 @@ def page(monkeypatch, sample_dir):
     monkeypatch.setenv("REFPORT_DATA", str(sample_dir))
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/flows.py").run()
+    at.switch_page("views/flows.py").run()
     assert not at.exception
     return at
 

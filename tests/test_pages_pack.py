@@ -21,7 +21,7 @@ def page(monkeypatch, tiny_dir, tmp_path):
     at.query_params["start"] = "2025-01-01"  # the window as a shared URL carries it
     at.query_params["end"] = "2025-12-31"
     at.run()
-    at.switch_page("pages/board_pack.py").run()
+    at.switch_page("views/board_pack.py").run()
     assert not at.exception
     return at
 

@@ -14,8 +14,8 @@ from dashboard.data import PROJECT_ROOT
 from dashboard.store import open_store
 
 APP = str(PROJECT_ROOT / "dashboard" / "app.py")
-TIERING = "pages/tiering.py"
-MATRIX = "pages/matrix.py"
+TIERING = "views/tiering.py"
+MATRIX = "views/matrix.py"
 
 
 @pytest.fixture()
@@ -99,7 +99,7 @@ def test_unsaved_changes_survive_a_page_change_and_need_a_name_and_reason(env, s
     edit_row(app, 0, "Level 3 · Gold")  # R1
     app.button(key="tiering_save").click().run()
     assert "Editing as" in app.error[0].value
-    app.switch_page("pages/overview.py").run()
+    app.switch_page("views/overview.py").run()
     app.switch_page(TIERING).run()
     assert app.session_state["tiering_pending"] == {"R1": {"level": 3, "version": 0}}
     assert app.data_editor[0].value.loc["R1", "Assigned"] == "Level 3 · Gold"
