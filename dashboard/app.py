@@ -16,19 +16,19 @@ from dashboard import state  # noqa: E402
 # legacy multipage app and then skips this script (no sidebar) on deep links.
 PAGES = Path(__file__).resolve().parent / "views"
 
-st.set_page_config(page_title="refport · referrer portfolio review", page_icon="📈", layout="wide")
+st.set_page_config(page_title="refport · referrer portfolio review", page_icon=":material/insights:", layout="wide")
 
-overview = st.Page(PAGES / "overview.py", title="Overview", icon="📊", default=True, url_path="overview")
-data = st.Page(PAGES / "data.py", title="Data", icon="🗂️", url_path="data")
-import_data = st.Page(PAGES / "import_data.py", title="Import", icon="📥", url_path="import")
-concentration = st.Page(PAGES / "concentration.py", title="Concentration", icon="🎯", url_path="concentration")
-drift = st.Page(PAGES / "drift.py", title="Strategic drift", icon="🧭", url_path="drift")
-flows = st.Page(PAGES / "flows.py", title="Cross-selling and reciprocity", icon="🔁", url_path="flows")
-relationships = st.Page(PAGES / "relationships.py", title="Who knows who", icon="🕸️", url_path="relationships")
-tiering = st.Page(PAGES / "tiering.py", title="Programme levels", icon="🏅", url_path="tiering")
-matrix = st.Page(PAGES / "matrix.py", title="Prioritisation matrix", icon="🧮", url_path="matrix")
-attribution = st.Page(PAGES / "attribution.py", title="Attribution", icon="🧩", url_path="attribution")
-board_pack = st.Page(PAGES / "board_pack.py", title="Board pack", icon="📑", url_path="board-pack")
+overview = st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True)
+data = st.Page(PAGES / "data.py", title="Data", icon=":material/dataset:", url_path="data")
+import_data = st.Page(PAGES / "import_data.py", title="Import", icon=":material/upload_file:", url_path="import")
+concentration = st.Page(PAGES / "concentration.py", title="Concentration", icon=":material/pie_chart:", url_path="concentration")
+drift = st.Page(PAGES / "drift.py", title="Strategic drift", icon=":material/explore:", url_path="drift")
+flows = st.Page(PAGES / "flows.py", title="Cross-selling and reciprocity", icon=":material/sync_alt:", url_path="flows")
+relationships = st.Page(PAGES / "relationships.py", title="Who knows who", icon=":material/hub:", url_path="relationships")
+tiering = st.Page(PAGES / "tiering.py", title="Programme levels", icon=":material/military_tech:", url_path="tiering")
+matrix = st.Page(PAGES / "matrix.py", title="Prioritisation matrix", icon=":material/grid_view:", url_path="matrix")
+attribution = st.Page(PAGES / "attribution.py", title="Attribution", icon=":material/account_tree:", url_path="attribution")
+board_pack = st.Page(PAGES / "board_pack.py", title="Board pack", icon=":material/picture_as_pdf:", url_path="board-pack")
 
 # The window and filters are shared by every page. Broken data gets none:
 # only the Data and Import pages can be used until it is fixed.
@@ -49,7 +49,7 @@ if problems and navigation.url_path not in ("data", "import"):  # importing fixe
         f"The data in `{state.dataset().data_dir}` fails the contract check "
         f"({len(problems)} problem(s)), so this page cannot be computed."
     )
-    st.page_link(data, label="See the check report on the Data page", icon="🗂️")
+    st.page_link(data, label="See the check report on the Data page", icon=":material/dataset:")
     st.stop()
 
 navigation.run()

@@ -22,19 +22,24 @@ def money(value: object, currency: str | None = None) -> str:
     return f"{sign}{currency or SETTINGS.currency} {abs(amount):,.0f}"
 
 
-def money_short(value: object, currency: str | None = None) -> str:
-    """Compact money for headline tiles: GBP 1.25m, GBP 840k."""
+def amount_short(value: object) -> str:
+    """A compact amount for tiles whose label carries the currency: 1.25m, 840k, 9,500."""
     if _missing(value):
         return "—"
     amount = float(value)  # type: ignore[arg-type]
     sign = "−" if amount < 0 else ""
     amount = abs(amount)
-    label = currency or SETTINGS.currency
     if amount >= 1e6:
-        return f"{sign}{label} {amount / 1e6:,.2f}m"
+        return f"{sign}{amount / 1e6:,.2f}m"
     if amount >= 1e4:
-        return f"{sign}{label} {amount / 1e3:,.0f}k"
-    return f"{sign}{label} {amount:,.0f}"
+        return f"{sign}{amount / 1e3:,.0f}k"
+    return f"{sign}{amount:,.0f}"
+
+
+def money_short(value: object, currency: str | None = None) -> str:
+    """Compact money with its label: GBP 1.25m, GBP 840k."""
+    text = amount_short(value)
+    return text if text == "—" else f"{currency or SETTINGS.currency} {text}"
 
 
 def share(value: object, digits: int = 0) -> str:

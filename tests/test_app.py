@@ -24,11 +24,12 @@ def test_opens_on_the_overview_with_headline_figures(app):
     assert not app.exception
     assert app.title[0].value == "Referrer portfolio overview"
     labels = [m.label for m in app.metric]
-    assert labels == ["Inbound referrals", "Conversion rate", "Referred fees", "Top-3 share",
+    assert labels == ["Inbound referrals", "Conversion rate", "Referred fees (GBP)", "Top-3 share",
                       "Referrers with fees", "Prune candidates"]
     # default window 2024-02-01 .. 2026-01-31 on TINY: RF1, RF2, RF3, RF5, RF6, RF7, RF9, RF14, RF4
     assert app.metric[0].value == "9"
-    assert app.metric[2].value.startswith("GBP ")
+    # default window: R1 5,200 (M1 1,500 + M4 3,700) + R2 2,400 (M5, M14) + R3 −50
+    assert app.metric[2].value == "7,550"
 
 
 def test_sidebar_window_changes_the_figures_and_the_url(app):

@@ -16,9 +16,20 @@ pytestmark = pytest.mark.browser
 
 # url path → text that proves the page's key element rendered
 PAGES = {
-    "overview": "What the numbers say",
+    "": "What the numbers say",  # the Overview is the default page, at the root
+    "concentration": "Over time",
+    "drift": "Referrers driving the drift",
+    "tiering": "Service-level check",
+    "matrix": "Prune list",
+    "flows": "Reciprocity with external referrers",
+    "relationships": "Key-person risk",
+    "attribution": "Path explorer",
+    "board-pack": "Board pack",
     "data": "Completeness score",
+    "import": "Import an export",
 }
+# page file stem → url path, where they differ
+URL_PATHS = {"overview": "", "board_pack": "board-pack", "import_data": "import"}
 
 
 def _require_chromium():
@@ -63,7 +74,8 @@ def open_page(browser, url: str, key_text: str):
 def test_every_page_file_has_a_browser_test():
     from dashboard.data import PROJECT_ROOT
 
-    files = {p.stem for p in (PROJECT_ROOT / "dashboard" / "views").glob("*.py") if p.stem != "__init__"}
+    files = {URL_PATHS.get(p.stem, p.stem) for p in (PROJECT_ROOT / "dashboard" / "views").glob("*.py")
+             if p.stem != "__init__"}
     assert files <= set(PAGES), f"pages without a browser test: {sorted(files - set(PAGES))}"
 
 
@@ -79,11 +91,11 @@ def test_page_loads_with_its_key_element_and_no_exception(browser, server, path)
 
 
 def test_overview_filter_goes_into_the_url_and_survives_a_page_change(browser, server):
-    page, _ = open_page(browser, f"{server}/overview?team=corporate", PAGES["overview"])
+    page, _ = open_page(browser, f"{server}/?team=corporate", PAGES[""])
     try:
         sidebar = page.locator('[data-testid="stSidebar"]')
         sidebar.get_by_text("corporate").first.wait_for(timeout=30_000)
-        page.get_by_role("link", name="Data").first.click()
+        page.locator('[data-testid="stSidebarNav"] a[href$="/data"]').click()
         page.get_by_text(PAGES["data"]).first.wait_for(timeout=60_000)
         assert "team=corporate" in page.url
         assert sidebar.get_by_text("corporate").count() >= 1

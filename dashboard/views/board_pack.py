@@ -70,7 +70,7 @@ if st.button("Build the pack", type="primary", key="pack_build"):
 ready = st.session_state.get("board_pack")
 if ready and ready["key"] == key:
     st.download_button(f"Download {ready['name']}", data=ready["data"], file_name=ready["name"],
-                       mime=pack.MIME_TYPES[fmt], type="primary", icon="⬇️", on_click="ignore",
+                       mime=pack.MIME_TYPES[fmt], type="primary", icon=":material/download:", on_click="ignore",
                        key="pack_download")
     st.caption(f"{len(ready['data']) / 1e6:,.1f} MB · built for {window.label()} · {filters.describe()}.")
 else:

@@ -20,7 +20,7 @@ if problems:
     )
     st.stop()
 
-st.success("All eleven tables follow the data contract.", icon="✅")
+st.success("All eleven tables follow the data contract.", icon=":material/check_circle:")
 
 counts = state.query("table_counts")
 st.subheader("Tables")

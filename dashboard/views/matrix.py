@@ -184,7 +184,7 @@ def _assign() -> None:
 
 st.subheader("Assign a level to the selection")
 if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH), icon="✅")
+    st.success(st.session_state.pop(FLASH), icon=":material/check_circle:")
 pick_col, prune_col = st.columns([4, 1])
 pick_col.multiselect("Referrers picked by name (added to the chart selection)", list(names), key="matrix_picked",
                      format_func=lambda r: f"{names[r]} ({r})", placeholder="Pick referrers",
@@ -229,7 +229,7 @@ st.markdown(
     f"plus expenses)."
 )
 if prune.empty:
-    st.success("No prune candidates in this window and these filters.", icon="✅")
+    st.success("No prune candidates in this window and these filters.", icon=":material/check_circle:")
 else:
     st.dataframe(pd.DataFrame({
         "Referrer": [f"{n} ({r})" for n, r in zip(prune["name"], prune["referrer_id"])],

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from dashboard import charts, insights, state
-from dashboard.formatting import count, money_short, share
+from dashboard.formatting import amount_short, count, share
+from dashboard.settings import SETTINGS
 
 st.title("Referrer portfolio overview")
 st.caption(state.context_caption())
@@ -12,11 +13,11 @@ headline = state.query("headline").iloc[0]
 concentration = state.query("concentration").iloc[0]
 fees = state.query("referred_fees")
 
-tiles = st.columns(6)
+tiles = st.columns(3) + st.columns(3)
 tiles[0].metric("Inbound referrals", count(headline["inbound_referrals"]))
 tiles[1].metric("Conversion rate", share(headline["conversion_rate"]),
                 help="won ÷ (won + lost + declined) for inbound referrals received in the window")
-tiles[2].metric("Referred fees", money_short(headline["referred_fees"]),
+tiles[2].metric(f"Referred fees ({SETTINGS.currency})", amount_short(headline["referred_fees"]),
                 help="fees billed in the window on matters from inbound referrals, whenever referred")
 tiles[3].metric("Top-3 share", share(headline["top3_share"]),
                 help="share of referred fees from the three largest referrers")

@@ -248,7 +248,7 @@ def _keep_mine() -> None:
 
 st.subheader("Unsaved changes")
 if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH), icon="✅")
+    st.success(st.session_state.pop(FLASH), icon=":material/check_circle:")
 if not pending:
     st.caption("None. Change a level in the table's “Assigned” column, or several at once above.")
 else:

@@ -1,0 +1,170 @@
+"""`refport bench`: how fast every named query and every page's first render is.
+
+Prints p50, p95 and peak memory per item, and the machine's raw scan speed
+(rows per second for a plain sum() over the fee amounts) so the figures read
+as a fraction of what the hardware can do. Speed lives here, never in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from dashboard import registry
+from dashboard.data import PROJECT_ROOT, Dataset, open_dataset
+
+PAGES_DIR = PROJECT_ROOT / "dashboard" / "views"
+
+
+@dataclass
+class Result:
+    item: str
+    kind: str  # query | page | scan
+    p50_ms: float
+    p95_ms: float
+    peak_rss_mb: float
+    runs: int
+    note: str = ""
+
+
+def _reset_peak_rss() -> None:
+    """Linux: writing 5 to clear_refs resets the process's peak RSS (VmHWM)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[int(q * 100) - 1]
+
+
+def measure(item: str, kind: str, action: Callable[[], object], repeat: int) -> Result:
+    _reset_peak_rss()
+    times: list[float] = []
+    note = ""
+    for _ in range(repeat):
+        started = time.perf_counter()
+        try:
+            action()
+        except Exception as error:  # a failing item is reported, not fatal to the run
+            note = f"error: {type(error).__name__}: {str(error).splitlines()[0][:80]}"
+            break
+        times.append((time.perf_counter() - started) * 1000)
+    times = times or [float("nan")]
+    return Result(item, kind, _percentile(times, 0.5), _percentile(times, 0.95), _peak_rss_mb(), len(times), note)
+
+
+def query_items() -> Iterator[tuple[str, dict[str, object]]]:
+    """Every named query with its defaults; attribution queries once per model."""
+    for name, query in sorted(registry.queries().items()):
+        model = next((p for p in query.params if p.name == "model"), None)
+        if model is not None and model.choices:
+            for choice in model.choices:
+                yield f"{name}[{choice}]", {"model": choice}
+        else:
+            yield name, {}
+
+
+def page_files() -> list[Path]:
+    return sorted(p for p in PAGES_DIR.glob("*.py") if p.name != "__init__.py")
+
+
+def scan_speed(dataset: Dataset) -> Result:
+    cursor = dataset.cursor()
+    rows = cursor.sql("select count(*) from fees").fetchone()[0]
+    result = measure("raw scan: sum(fees.amount)", "scan",
+                     lambda: cursor.sql("select sum(amount) from fees").fetchone(), 5)
+    result.note = f"{rows / (result.p50_ms / 1000):,.0f} rows/s over {rows:,} rows" if result.p50_ms else ""
+    return result
+
+
+def render_page(data_dir: Path, page: Path) -> Callable[[], object]:
+    def action() -> object:
+        from streamlit.testing.v1 import AppTest
+
+        os.environ["REFPORT_DATA"] = str(data_dir)
+        app = AppTest.from_file(str(PROJECT_ROOT / "dashboard" / "app.py"), default_timeout=120)
+        app.run()
+        app.switch_page(f"{PAGES_DIR.name}/{page.name}").run()
+        if app.exception:
+            raise RuntimeError(app.exception[0].message)
+        return app
+
+    return action
+
+
+def run_bench(data_dir: Path, repeat: int, progress: Callable[[str], None], pages: bool = True) -> list[Result]:
+    dataset = open_dataset(data_dir)
+    window = registry.default_window(dataset)
+    results = [scan_speed(dataset)]
+    items = list(query_items())
+    page_list = page_files() if pages else []
+    total = len(items) + len(page_list)
+    for index, (item, params) in enumerate(items, 1):
+        name = item.split("[")[0]
+        progress(f"[{index}/{total}] query {item}")
+        results.append(measure(item, "query", lambda n=name, p=params: registry.run(n, dataset, window, None, p),
+                               repeat))
+    for index, page in enumerate(page_list, len(items) + 1):
+        progress(f"[{index}/{total}] page {page.stem}")
+        # first render: a fresh app each time, so Streamlit's caches are cold
+        results.append(measure(page.stem, "page", render_page(data_dir, page), max(1, min(repeat, 3))))
+    return results
+
+
+def format_table(results: list[Result]) -> str:
+    lines = [f"{'item':<44} {'kind':<6} {'p50 ms':>9} {'p95 ms':>9} {'peak MB':>9}  note"]
+    for r in results:
+        lines.append(f"{r.item:<44} {r.kind:<6} {r.p50_ms:>9.1f} {r.p95_ms:>9.1f} {r.peak_rss_mb:>9.0f}  {r.note}")
+    return "\n".join(lines)
+
+
+def main(data: str | None, size: str | None, repeat: int, fmt: str, pages: bool) -> int:
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    if size:
+        from dashboard.sample import generate
+
+        target = Path(tempfile.gettempdir()) / f"refport-bench-{size}"
+        if not (target / "fees.parquet").exists():
+            progress(f"generating sample size {size} into {target} ...")
+            generate(target, size, 1, progress=progress)
+        data_dir = target
+    else:
+        from dashboard.data import resolve_data_dir
+
+        data_dir = resolve_data_dir(data)
+    results = run_bench(data_dir, repeat, progress, pages)
+    if fmt == "json":
+        print(json.dumps({"data": str(data_dir), "repeat": repeat, "results": [asdict(r) for r in results]},
+                         indent=2))
+    else:
+        print(f"data: {data_dir}   repeat: {repeat}   duckdb threads: 2")
+        print(format_table(results))
+    return 0
