@@ -68,7 +68,7 @@ def lorenz(frame: pd.DataFrame) -> go.Figure:
                      range=[0, 1])
     fig.update_yaxes(title_text="Cumulative share of referred fees (%)", tickformat=".0%", range=[0, 1])
     fig.update_layout(legend={"orientation": "h", "y": -0.2})
-    return _layout(fig, "Concentration of referred fees: Lorenz curve (%)")
+    return _layout(fig, "Lorenz curve of referred fees (%)")
 
 
 def funnel(frame: pd.DataFrame) -> go.Figure:
@@ -479,3 +479,127 @@ def attribution_paths(frame: pd.DataFrame, limit: int = 15) -> go.Figure:
     fig.update_yaxes(automargin=True)
     return _layout(fig, f"Most common journeys ({len(top)} shown, number of journeys)",
                    height=max(320, 34 * len(top) + 140))
+
+
+# --- Return on relationships ---
+
+def _money_tick(value: float, label: str) -> str:
+    return f"{label} {value:,.0f}"
+
+
+def ror_scatter(frame: pd.DataFrame, basis: str = "direct", log_axes: bool = False,
+                return_label: str | None = None, currency: str | None = None) -> go.Figure:
+    """Investment against return per referrer with the break-even line y = x (frame:
+    ror_referrers). ``basis``: ``direct`` (referred_fees) or ``attributed``
+    (attributed_value). Referrers with neither investment nor return are left out; on log
+    axes so are those with no investment or no positive return (the title says how many)."""
+    label = currency or SETTINGS.currency
+    column = "referred_fees" if basis == "direct" else "attributed_value"
+    ror = "direct_ror" if basis == "direct" else "attributed_ror"
+    what = return_label or ("Referred fees" if basis == "direct" else "Attributed value")
+    x = frame["investment_cost"].astype(float)
+    y = frame[column].astype(float)
+    shown = (x != 0) | (y != 0)
+    hidden = 0
+    if log_axes:
+        hidden = int((shown & ~((x > 0) & (y > 0))).sum())
+        shown = (x > 0) & (y > 0)
+    rows = frame[shown]
+    x, y = x[shown], y[shown]
+    groups = [
+        ("Returns at least its cost", (x > 0) & (y >= x), ACCENT),
+        ("Returns less than its cost", (x > 0) & (y < x), WARN),
+        ("Not invested in", x <= 0, MUTED),
+    ]
+    fig = go.Figure()
+    positive = pd.concat([x[x > 0], y[y > 0]])
+    if len(positive):
+        low, high = float(positive.min()), float(positive.max())
+        line = [low * 0.8, high * 1.25] if log_axes else [0.0, high * 1.05]
+        fig.add_trace(go.Scatter(x=line, y=line, mode="lines", name="Break-even (return = cost)",
+                                 line={"color": INK, "dash": "dash", "width": 1.5}, hoverinfo="skip"))
+    for name, mask, colour in groups:
+        part = rows[mask.to_numpy()]
+        if part.empty:
+            continue
+        fig.add_trace(go.Scatter(
+            x=part["investment_cost"], y=part[column], mode="markers", name=name,
+            marker={"color": colour, "size": 10, "opacity": 0.8, "line": {"width": 1, "color": "white"}},
+            text=part["name"].fillna(part["referrer_id"]),
+            customdata=[("—" if pd.isna(r) else f"{r:,.1f}×") for r in part[ror]],
+            hovertemplate="%{text}<br>invested " + label + " %{x:,.0f}<br>" + what.lower() + " "
+            + label + " %{y:,.0f}<br>ROR %{customdata}<extra></extra>",
+        ))
+    axis = {"type": "log"} if log_axes else {"rangemode": "tozero"}
+    fig.update_xaxes(title_text=f"Investment cost ({label}): time at cost rate + expenses",
+                     tickformat=",.0f", **axis)
+    fig.update_yaxes(title_text=f"{what} ({label})", tickformat=",.0f", **axis)
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    note = f"; {hidden} without investment or return not shown on log axes" if hidden else ""
+    return _layout(fig, f"Investment vs {what.lower()} per referrer ({label}){note}", height=520)
+
+
+def ror_activity_types(frame: pd.DataFrame, currency: str | None = None) -> go.Figure:
+    """ROR per activity type, most return per unit of cost on top (frame: ror_activity_types).
+    Types whose activities cost nothing have no ROR and show no bar."""
+    label = currency or SETTINGS.currency
+    rows = frame.assign(_r=frame["ror"].astype(float)).sort_values(
+        ["_r", "activity_type"], ascending=[True, False], na_position="first")
+    fig = go.Figure(go.Bar(
+        x=rows["_r"].fillna(0.0), y=rows["activity_type"], orientation="h",
+        marker_color=[MUTED if pd.isna(r) else (ACCENT if r >= 1 else WARN) for r in rows["_r"]],
+        text=[("no cost recorded" if pd.isna(r) else f"{r:,.1f}× · cost {label} {c:,.0f}")
+              for r, c in zip(rows["_r"], rows["cost"], strict=True)],
+        textposition="auto",
+        customdata=list(zip(rows["cost"], rows["referred_fees"], rows["activities"], strict=True)),
+        hovertemplate="%{y}: %{x:,.2f}× <br>cost " + label + " %{customdata[0]:,.0f}, "
+        "referred fees " + label + " %{customdata[1]:,.0f}<br>%{customdata[2]:,} activities"
+        "<extra></extra>",
+    ))
+    fig.add_vline(x=1, line={"color": INK, "dash": "dash", "width": 1})
+    fig.update_xaxes(title_text=f"ROR: {label} of referred fees per {label} 1 invested (×)",
+                     tickformat=",.1f", rangemode="tozero")
+    fig.update_yaxes(automargin=True)
+    return _layout(fig, f"Return on relationships by activity type ({label} returned per {label} 1 invested)",
+                   height=max(320, 40 * len(rows) + 130))
+
+
+def referrer_lifetime(frame: pd.DataFrame, limit: int = 15, currency: str | None = None) -> go.Figure:
+    """Referred fees next to lifetime fees for the referrers with the largest lifetime fees
+    (frame: referrer_lifetime, largest first)."""
+    label = currency or SETTINGS.currency
+    top = frame.head(limit).iloc[::-1]
+    names = top["name"].fillna(top["referrer_id"])
+    fig = go.Figure()
+    fig.add_trace(go.Bar(y=names, x=top["referred_fees"], orientation="h", name="Referred matters only",
+                         marker_color=ACCENT_LIGHT,
+                         hovertemplate="%{y}<br>referred fees " + label + " %{x:,.0f}<extra></extra>"))
+    fig.add_trace(go.Bar(y=names, x=top["lifetime_fees"], orientation="h",
+                         name="All matters of the clients it brought in", marker_color=ACCENT,
+                         text=[_money_tick(v, label) for v in top["lifetime_fees"]],
+                         textposition="auto",
+                         hovertemplate="%{y}<br>lifetime fees " + label + " %{x:,.0f}<extra></extra>"))
+    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.12})
+    fig.update_xaxes(title_text=f"Fees billed in the window ({label})", tickformat=",.0f")
+    fig.update_yaxes(automargin=True)
+    return _layout(fig, f"Lifetime vs referred fees, top {len(top)} referrers ({label})",
+                   height=max(340, 48 * len(top) + 150))
+
+
+def referral_touch_conversion(frame: pd.DataFrame) -> go.Figure:
+    """Conversion rate of journeys with and without a referral touchpoint (frame:
+    referral_touch_conversion)."""
+    rate = frame["conversion_rate"].astype(float)
+    fig = go.Figure(go.Bar(
+        x=["With a referral" if flag else "Without a referral" for flag in frame["referral_touch"]],
+        y=rate.fillna(0.0),
+        marker_color=[ACCENT if flag else MUTED for flag in frame["referral_touch"]],
+        text=[("no journeys" if pd.isna(r) else f"{r:.0%} ({c:,} of {j:,})")
+              for r, c, j in zip(rate, frame["conversions"], frame["journeys"], strict=True)],
+        textposition="outside",
+        hovertemplate="%{x}: %{y:.1%} of journeys led to a matter<extra></extra>",
+    ))
+    fig.update_yaxes(title_text="Journeys that led to a matter (%)", tickformat=".0%",
+                     range=[0, min(1.12, float(rate.max()) * 1.3 + 0.05) if rate.notna().any() else 1.0])
+    return _layout(fig, "Conversion rate of client journeys with and without a referral (%)",
+                   height=380)

@@ -41,9 +41,14 @@ def main() -> None:
                 "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
             )
             page.wait_for_timeout(1500)  # let plotly finish drawing
-            page.screenshot(path=str(out / f"{path}.png"))
-            page.screenshot(path=str(out / f"{path}-full.png"), full_page=True)
-            print(out / f"{path}.png")
+            name = path or "overview"
+            page.screenshot(path=str(out / f"{name}.png"))
+            # Streamlit scrolls inside its own container: a tall viewport shows the whole page
+            page.set_viewport_size({"width": args.width, "height": 3200})
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(out / f"{name}-full.png"))
+            page.set_viewport_size({"width": args.width, "height": args.height})
+            print(out / f"{name}.png")
         browser.close()
 
 
