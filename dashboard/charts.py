@@ -77,7 +77,7 @@ def funnel(frame: pd.DataFrame) -> go.Figure:
         go.Funnel(
             y=[s.capitalize() for s in frame["step"]],
             x=frame["referrals"],
-            textinfo="value+percent initial",
+            texttemplate="%{value:,} (%{percentInitial:.0%} of received)",
             marker={"color": [ACCENT, ACCENT, ACCENT, ACCENT_LIGHT][: len(frame)]},
         )
     )

@@ -130,9 +130,8 @@ def sidebar() -> None:
     options = _filter_options(ds.fingerprint)
     with st.sidebar:
         st.markdown("### Analysis window")
-        left, right = st.columns(2)
-        left.date_input("From", key="window_start", format="YYYY-MM-DD")
-        right.date_input("To", key="window_end", format="YYYY-MM-DD")
+        st.date_input("From", key="window_start", format="YYYY-MM-DD")
+        st.date_input("To", key="window_end", format="YYYY-MM-DD")
         if st.button("Default window (24 months)", width="stretch"):
             st.session_state["window_end"] = data_end
             st.session_state["window_start"] = default_start(data_end)
