@@ -64,7 +64,7 @@ def lorenz(frame: pd.DataFrame) -> go.Figure:
     fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="Referrers", fill="tonexty",
                              line={"color": ACCENT, "width": 3},
                              hovertemplate="%{x:.0%} of referrers give %{y:.0%} of fees<extra></extra>"))
-    fig.update_xaxes(title_text="Cumulative share of referrers (%), smallest first", tickformat=".0%",
+    fig.update_xaxes(title_text="Share of referrers (%), smallest first", tickformat=".0%",
                      range=[0, 1])
     fig.update_yaxes(title_text="Cumulative share of referred fees (%)", tickformat=".0%", range=[0, 1])
     fig.update_layout(legend={"orientation": "h", "y": -0.2})
