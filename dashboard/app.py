@@ -28,18 +28,26 @@ relationships = st.Page(PAGES / "relationships.py", title="Who knows who", icon=
 tiering = st.Page(PAGES / "tiering.py", title="Programme levels", icon=":material/military_tech:", url_path="tiering")
 matrix = st.Page(PAGES / "matrix.py", title="Prioritisation matrix", icon=":material/grid_view:", url_path="matrix")
 attribution = st.Page(PAGES / "attribution.py", title="Attribution", icon=":material/account_tree:", url_path="attribution")
+ror = st.Page(PAGES / "ror.py", title="Return on relationships", icon=":material/savings:", url_path="ror")
+profile = st.Page(PAGES / "profile.py", title="Referrer profile", icon=":material/badge:", url_path="profile")
+pipeline = st.Page(PAGES / "pipeline.py", title="Development pipeline", icon=":material/stairs:", url_path="pipeline")
+kpis = st.Page(PAGES / "kpis.py", title="KPIs and closing the loop", icon=":material/flag:", url_path="kpis")
 board_pack = st.Page(PAGES / "board_pack.py", title="Board pack", icon=":material/picture_as_pdf:", url_path="board-pack")
 
 # The window and filters are shared by every page. Broken data gets none:
 # only the Data and Import pages can be used until it is fixed.
+# ?referrer=R0001 opens that referrer's profile; the sidebar rewrites the URL, so keep it first
+if "referrer" in st.query_params:
+    st.session_state["profile_referrer_url"] = st.query_params["referrer"]
+
 problems = state.problems()
 if not problems:
     state.sidebar()
 
 navigation = st.navigation({
     "Portfolio review": [overview, concentration, drift, tiering, matrix],
-    "Relationships": [flows, relationships, attribution],
-    "Board": [board_pack],
+    "Relationships": [flows, relationships, attribution, ror, profile, pipeline],
+    "Board": [kpis, board_pack],
     "Data": [data, import_data],
 })
 

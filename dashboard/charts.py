@@ -514,7 +514,8 @@ def ror_scatter(frame: pd.DataFrame, basis: str = "direct", log_axes: bool = Fal
     fig = go.Figure()
     positive = pd.concat([x[x > 0], y[y > 0]])
     if len(positive):
-        low, high = float(positive.min()), float(positive.max())
+        # across the investments drawn: the line shows where a dot would break even
+        low, high = float(positive.min()), float(x.max()) if (x > 0).any() else float(positive.max())
         line = [low * 0.8, high * 1.25] if log_axes else [0.0, high * 1.05]
         fig.add_trace(go.Scatter(x=line, y=line, mode="lines", name="Break-even (return = cost)",
                                  line={"color": INK, "dash": "dash", "width": 1.5}, hoverinfo="skip"))
@@ -601,5 +602,5 @@ def referral_touch_conversion(frame: pd.DataFrame) -> go.Figure:
     ))
     fig.update_yaxes(title_text="Journeys that led to a matter (%)", tickformat=".0%",
                      range=[0, min(1.12, float(rate.max()) * 1.3 + 0.05) if rate.notna().any() else 1.0])
-    return _layout(fig, "Conversion rate of client journeys with and without a referral (%)",
+    return _layout(fig, "Conversion rate of journeys, with vs without a referral (%)",
                    height=380)

@@ -92,6 +92,9 @@ class NamedQuery:
     function: Callable[[Dataset, dict[str, object]], pd.DataFrame] | None = field(
         default=None, compare=False
     )
+    # The store/programme tables (dashboard.store.QUERY_TABLES) a Python query reads: run() hands
+    # them over in values["tables"] (name -> frame), as it registers them on a SQL query's cursor.
+    reads: tuple[str, ...] = ()
 
     @property
     def sql(self) -> str:
@@ -210,16 +213,20 @@ def _side_table_names(sql: str) -> list[str]:
 
 
 def side_tables(name: str) -> list[str]:
-    """The store/programme tables (``dashboard.store.QUERY_TABLES``) a named SQL query reads."""
+    """The store/programme tables (``dashboard.store.QUERY_TABLES``) a named query reads (a SQL query's
+    from its text, a Python query's from its ``reads``)."""
     query = get(name)
-    return [] if query.function is not None else _side_table_names(query.sql)
+    return list(query.reads) if query.function is not None else _side_table_names(query.sql)
 
 
 def _side_tables(sql: str, given: dict[str, object] | None) -> dict[str, object]:
     """The store/programme tables this SQL reads: the given ones, else their empty defaults."""
+    return _given_tables(_side_table_names(sql), given)
+
+
+def _given_tables(used: list[str] | tuple[str, ...], given: dict[str, object] | None) -> dict[str, object]:
     from dashboard import store
 
-    used = _side_table_names(sql)
     tables = {name: (given or {})[name] for name in used if name in (given or {})}
     if len(tables) < len(used):
         defaults = store.query_tables()
@@ -291,5 +298,7 @@ def run(
     values.update(bind_params(query, params))
     if query.function is not None:
         _ensure_macros(dataset)
+        if query.reads:
+            values["tables"] = _given_tables(query.reads, extra_tables)
         return query.function(dataset, values)
     return run_sql(dataset, name, values, extra_tables)

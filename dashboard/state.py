@@ -19,6 +19,9 @@ from dashboard.check import Problem, check
 from dashboard.data import Dataset, shared_dataset
 from dashboard.window import Filters, Window, WindowError, default_start
 
+# The date pickers' range: any plausible history, not Streamlit's ten years.
+EARLIEST, LATEST = date(1990, 1, 1), date(2100, 12, 31)
+
 FILTER_LABELS = {
     "team": "Team",
     "office": "Office",
@@ -130,8 +133,8 @@ def sidebar() -> None:
     options = _filter_options(ds.fingerprint)
     with st.sidebar:
         st.markdown("### Analysis window")
-        st.date_input("From", key="window_start", format="YYYY-MM-DD")
-        st.date_input("To", key="window_end", format="YYYY-MM-DD")
+        st.date_input("From", key="window_start", format="YYYY-MM-DD", min_value=EARLIEST, max_value=LATEST)
+        st.date_input("To", key="window_end", format="YYYY-MM-DD", min_value=EARLIEST, max_value=LATEST)
         if st.button("Default window (24 months)", width="stretch"):
             st.session_state["window_end"] = data_end
             st.session_state["window_start"] = default_start(data_end)

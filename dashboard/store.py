@@ -1,8 +1,9 @@
 """The edit store: the only writer of what people decide in the app.
 
 What the board decides is not in the extracts, so it is kept here: tier
-assignments now, and the target mix of new work; plans, KPIs and "loop
-closed" marks follow the same pattern (architecture.md). Each kind of edit
+assignments, the target mix of new work, referrer plans (with their next
+steps and stage in the strategic referral process), SMART KPIs and the
+"loop closed" marks of inbound referrals (architecture.md). Each kind of edit
 is an **append-only history table** (who, when, from what, to what, why)
 and a **current view** over it with a **version number** per key:
 
@@ -29,11 +30,13 @@ and the programme levels to named queries (registered on the DuckDB cursor).
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -53,7 +56,18 @@ LEVELS = (1, 2, 3, 4)
 SHARE_TOLERANCE = 1e-6
 
 # The tables named queries can read (registered on the DuckDB cursor).
-QUERY_TABLES = ("tier_assignments_current", "target_mix_current", "programme_levels", "programme_menu")
+QUERY_TABLES = ("tier_assignments_current", "target_mix_current", "programme_levels", "programme_menu",
+                "plans_current", "plan_steps_current", "plan_stages", "kpis_current", "loop_closed_current")
+
+# The stages of the strategic referral process (shared/domain/strategic-referrals.txt), in order.
+STAGES: tuple[tuple[str, str], ...] = (
+    ("connection", "Connection"),
+    ("getting_to_know", "Getting to know each other"),
+    ("whys_and_why_nots", "Understanding the whys and why-nots"),
+    ("agreement", "Agreement"),
+    ("implementation", "Implementation"),
+)
+KPI_SCOPES = ("firm", "level", "team", "referrer_type", "referrer")
 
 
 class StoreConflict(Exception):
@@ -145,6 +159,122 @@ target_mix_current = sa.Table(
     sa.Column("reason", sa.Text),
 )
 
+plan_history = sa.Table(
+    "plan_history", _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("referrer_id", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("partner", sa.String(200)),
+    sa.Column("aims", sa.Text),
+    sa.Column("activities", sa.Text, nullable=False),
+    sa.Column("stage", sa.String(40)),
+    sa.Column("notes", sa.Text),
+    sa.Column("changed_by", sa.String(200), nullable=False),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+)
+
+plan_step_history = sa.Table(
+    "plan_step_history", _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("plan_id", sa.Integer, nullable=False),
+    sa.Column("step_no", sa.Integer, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("due_on", sa.Date, nullable=False),
+    sa.Column("done", sa.Boolean, nullable=False),
+    sa.Column("done_on", sa.Date),
+)
+
+plans_current = sa.Table(
+    "plans_current", _meta,
+    sa.Column("plan_id", sa.Integer),
+    sa.Column("referrer_id", sa.String(200)),
+    sa.Column("partner", sa.String(200)),
+    sa.Column("aims", sa.Text),
+    sa.Column("activities", sa.Text),
+    sa.Column("stage", sa.String(40)),
+    sa.Column("notes", sa.Text),
+    sa.Column("version", sa.Integer),
+    sa.Column("changed_by", sa.String(200)),
+    sa.Column("changed_at", sa.DateTime),
+)
+
+plan_steps_current = sa.Table(
+    "plan_steps_current", _meta,
+    sa.Column("referrer_id", sa.String(200)),
+    sa.Column("step_no", sa.Integer),
+    sa.Column("action", sa.Text),
+    sa.Column("owner", sa.String(200)),
+    sa.Column("due_on", sa.Date),
+    sa.Column("done", sa.Boolean),
+    sa.Column("done_on", sa.Date),
+    sa.Column("plan_version", sa.Integer),
+)
+
+
+def _kpi_columns() -> tuple[sa.Column, ...]:
+    """The KPI's own columns, shared by the history table and the current view."""
+    return (
+        sa.Column("name", sa.Text),
+        sa.Column("measure", sa.String(60)),
+        sa.Column("scope_kind", sa.String(20)),
+        sa.Column("scope_value", sa.String(200)),
+        sa.Column("target", sa.Float),
+        sa.Column("start_on", sa.Date),
+        sa.Column("deadline", sa.Date),
+        sa.Column("owner", sa.String(200)),
+        sa.Column("baseline", sa.Float),
+        sa.Column("baseline_on", sa.Date),
+        sa.Column("status", sa.String(10)),
+        sa.Column("final_value", sa.Float),
+        sa.Column("final_on", sa.Date),
+    )
+
+
+kpi_history = sa.Table(
+    "kpi_history", _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kpi_id", sa.String(40), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    *_kpi_columns(),
+    sa.Column("changed_by", sa.String(200), nullable=False),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+    sa.Column("reason", sa.Text),
+)
+
+kpis_current = sa.Table(
+    "kpis_current", _meta,
+    sa.Column("kpi_id", sa.String(40)),
+    *_kpi_columns(),
+    sa.Column("version", sa.Integer),
+    sa.Column("created_by", sa.String(200)),
+    sa.Column("created_at", sa.DateTime),
+    sa.Column("changed_by", sa.String(200)),
+    sa.Column("changed_at", sa.DateTime),
+    sa.Column("reason", sa.Text),
+)
+
+loop_closed_history = sa.Table(
+    "loop_closed_history", _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("referral_id", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("told_on", sa.Date),
+    sa.Column("note", sa.Text),
+    sa.Column("changed_by", sa.String(200), nullable=False),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+)
+
+loop_closed_current = sa.Table(
+    "loop_closed_current", _meta,
+    sa.Column("referral_id", sa.String(200)),
+    sa.Column("told_on", sa.Date),
+    sa.Column("note", sa.Text),
+    sa.Column("told_by", sa.String(200)),
+    sa.Column("told_at", sa.DateTime),
+    sa.Column("version", sa.Integer),
+)
+
 # Column types of the frames the store returns (pandas) and hands to DuckDB (Arrow).
 _TIER_CURRENT = pa.schema([
     ("referrer_id", pa.string()), ("assigned_level", pa.int64()), ("assigned_by", pa.string()),
@@ -164,6 +294,46 @@ _MIX_HISTORY = pa.schema([
     ("effective_from", pa.date32()), ("version", pa.int64()), ("retired", pa.bool_()),
     ("work_type", pa.string()), ("target_share", pa.float64()), ("changed_by", pa.string()),
     ("changed_at", pa.timestamp("us")), ("reason", pa.string()),
+])
+
+
+_PLAN_CURRENT = pa.schema([
+    ("referrer_id", pa.string()), ("partner", pa.string()), ("aims", pa.string()),
+    ("activities", pa.string()), ("stage", pa.string()), ("notes", pa.string()), ("version", pa.int64()),
+    ("changed_by", pa.string()), ("changed_at", pa.timestamp("us")),
+])
+_STEP_CURRENT = pa.schema([
+    ("referrer_id", pa.string()), ("step_no", pa.int64()), ("action", pa.string()), ("owner", pa.string()),
+    ("due_on", pa.date32()), ("done", pa.bool_()), ("done_on", pa.date32()), ("plan_version", pa.int64()),
+])
+_PLAN_HISTORY = pa.schema([
+    ("referrer_id", pa.string()), ("version", pa.int64()), ("stage", pa.string()), ("partner", pa.string()),
+    ("steps", pa.int64()), ("open_steps", pa.int64()), ("changes", pa.string()),
+    ("changed_by", pa.string()), ("changed_at", pa.timestamp("us")),
+])
+_STAGES = pa.schema([("stage", pa.string()), ("stage_order", pa.int64()), ("stage_label", pa.string())])
+_KPI_FIELDS = [
+    ("name", pa.string()), ("measure", pa.string()), ("scope_kind", pa.string()), ("scope_value", pa.string()),
+    ("target", pa.float64()), ("start_on", pa.date32()), ("deadline", pa.date32()), ("owner", pa.string()),
+    ("baseline", pa.float64()), ("baseline_on", pa.date32()), ("status", pa.string()),
+    ("final_value", pa.float64()), ("final_on", pa.date32()),
+]
+_KPI_CURRENT = pa.schema([
+    ("kpi_id", pa.string()), *_KPI_FIELDS, ("version", pa.int64()), ("created_by", pa.string()),
+    ("created_at", pa.timestamp("us")), ("changed_by", pa.string()), ("changed_at", pa.timestamp("us")),
+    ("reason", pa.string()),
+])
+_KPI_HISTORY = pa.schema([
+    ("kpi_id", pa.string()), ("version", pa.int64()), *_KPI_FIELDS, ("changed_by", pa.string()),
+    ("changed_at", pa.timestamp("us")), ("reason", pa.string()),
+])
+_LOOP_CURRENT = pa.schema([
+    ("referral_id", pa.string()), ("told_on", pa.date32()), ("note", pa.string()), ("told_by", pa.string()),
+    ("told_at", pa.timestamp("us")), ("version", pa.int64()),
+])
+_LOOP_HISTORY = pa.schema([
+    ("referral_id", pa.string()), ("version", pa.int64()), ("told_on", pa.date32()), ("note", pa.string()),
+    ("changed_by", pa.string()), ("changed_at", pa.timestamp("us")),
 ])
 
 
@@ -279,6 +449,58 @@ def check_target_mix(effective_from: object, shares: Mapping[str, object]) -> di
     return clean
 
 
+def _text(value: object) -> str | None:
+    """Stripped text, None for nothing (None, NaN, blanks)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _optional_date(value: object, what: str) -> date | None:
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str) and not value.strip():
+        return None
+    return _as_date(value, what)
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool):
+        value = None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    return number
+
+
+def _today() -> date:
+    return _utc_now().date()
+
+
+def stage_label(stage: object) -> str:
+    """'3 · Understanding the whys and why-nots'; 'Not in the pipeline' for no stage."""
+    for order, (key, label) in enumerate(STAGES, start=1):
+        if stage == key:
+            return f"{order} · {label}"
+    return "Not in the pipeline"
+
+
+def check_stage(stage: object) -> str | None:
+    """A stage key (connection ... implementation), or None for "not in the pipeline"."""
+    text = _text(stage)
+    if text is None:
+        return None
+    for order, (key, label) in enumerate(STAGES, start=1):
+        if text.lower() in (key, label.lower(), f"{order} · {label}".lower(), str(order)):
+            return key
+    allowed = ", ".join(key for key, _ in STAGES)
+    raise ValueError(f"stage must be one of {allowed} (or none), got {stage!r}")
+
+
 # --- the store --------------------------------------------------------------------------------
 
 
@@ -302,6 +524,265 @@ class Assignment:
     changed_by: str
     changed_at: datetime
     reason: str
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """A next step of a referrer's plan. ``step_no`` None: a new step (the store numbers it);
+    ``done_on`` is set by the store to the day a step is first saved as done, unless given."""
+
+    action: str
+    owner: str
+    due_on: date
+    done: bool = False
+    step_no: int | None = None
+    done_on: date | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A referrer's plan as saved (version 0: never saved)."""
+
+    referrer_id: str
+    partner: str | None = None
+    aims: str | None = None
+    activities: tuple[str, ...] = ()
+    stage: str | None = None
+    notes: str | None = None
+    steps: tuple[PlanStep, ...] = ()
+    version: int = 0
+    changed_by: str | None = None
+    changed_at: datetime | None = None
+
+    def content(self) -> tuple:
+        """What a person decides (not who or when): two plans with the same content are the same plan."""
+        steps = tuple((s.step_no, s.action, s.owner, s.due_on, s.done, s.done_on) for s in self.steps)
+        return (self.partner, self.aims, self.activities, self.stage, self.notes, steps)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A KPI as saved (its current version)."""
+
+    kpi_id: str
+    name: str | None
+    measure: str
+    scope_kind: str
+    scope_value: str | None
+    target: float
+    start_on: date
+    deadline: date
+    owner: str
+    baseline: float | None
+    baseline_on: date
+    status: str
+    final_value: float | None
+    final_on: date | None
+    version: int
+    created_by: str
+    created_at: datetime
+    changed_by: str
+    changed_at: datetime
+    reason: str | None
+
+
+def check_plan(plan: Plan) -> Plan:
+    """The plan with its texts stripped, stage and steps checked; a ValueError says which step is wrong."""
+    referrer_id = _referrer_id(plan.referrer_id)
+    activities: list[str] = []
+    for activity in plan.activities or ():
+        text = _text(activity)
+        if text and text not in activities:
+            activities.append(text)
+    steps = []
+    for position, step in enumerate(plan.steps or (), start=1):
+        where = f"next step {position} of the plan for {referrer_id}"
+        action = _text(step.action)
+        if action is None:
+            raise ValueError(f"{where} has no action: say what is to be done")
+        owner = _text(step.owner)
+        if owner is None:
+            raise ValueError(f"{where} ({action!r}) has no owner: name who will do it")
+        if len(owner) > 200:
+            raise ValueError(f"{where}: the owner is too long ({len(owner)} characters; at most 200)")
+        due_on = _optional_date(step.due_on, f"the due date of {where}")
+        if due_on is None:
+            raise ValueError(f"{where} ({action!r}) has no due date: give one (YYYY-MM-DD)")
+        number = None if step.step_no is None or step.step_no is pd.NA else _whole_number(step.step_no)
+        if step.step_no is not None and step.step_no is not pd.NA and (number is None or number < 1):
+            raise ValueError(f"{where}: step numbers are whole numbers from 1, got {step.step_no!r}")
+        steps.append(PlanStep(action, owner, due_on, bool(step.done), number,
+                              _optional_date(step.done_on, f"the done date of {where}")))
+    numbers = [s.step_no for s in steps if s.step_no is not None]
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"the plan for {referrer_id} gives a step number twice")
+    partner = _text(plan.partner)
+    if partner and len(partner) > 200:
+        raise ValueError(f"the relationship partner is too long ({len(partner)} characters; at most 200)")
+    return replace(plan, referrer_id=referrer_id, partner=partner, aims=_text(plan.aims),
+                   activities=tuple(activities), stage=check_stage(plan.stage), notes=_text(plan.notes),
+                   steps=tuple(steps))
+
+
+def _plan_changes(previous: Plan | None, plan: Plan) -> str:
+    """What a plan version changed, in words (for the history)."""
+    if previous is None:
+        parts = ["plan started"]
+        if plan.stage:
+            parts.append(f"stage {STAGES_BY_KEY[plan.stage]}")
+        if plan.steps:
+            parts.append(f"{len(plan.steps)} next step(s)")
+        return "; ".join(parts)
+    parts = []
+    if previous.stage != plan.stage:
+        parts.append(f"stage {STAGES_BY_KEY.get(previous.stage or '', 'none')} → "
+                     f"{STAGES_BY_KEY.get(plan.stage or '', 'none')}")
+    if previous.partner != plan.partner:
+        parts.append(f"partner {previous.partner or 'none'} → {plan.partner or 'none'}")
+    if previous.aims != plan.aims:
+        parts.append("aims edited")
+    added = [a for a in plan.activities if a not in previous.activities]
+    dropped = [a for a in previous.activities if a not in plan.activities]
+    if added or dropped:
+        parts.append(f"activities +{len(added)} −{len(dropped)}")
+    if previous.notes != plan.notes:
+        parts.append("notes edited")
+    before = {s.step_no: s for s in previous.steps}
+    after = {s.step_no: s for s in plan.steps}
+    for number, step in after.items():
+        old = before.get(number)
+        if old is None:
+            parts.append(f"step {number} added")
+        elif step.done and not old.done:
+            parts.append(f"step {number} done")
+        elif old.done and not step.done:
+            parts.append(f"step {number} reopened")
+        elif (old.action, old.owner, old.due_on) != (step.action, step.owner, step.due_on):
+            parts.append(f"step {number} changed")
+    parts.extend(f"step {number} removed" for number in before if number not in after)
+    return "; ".join(parts) or "no change"
+
+
+STAGES_BY_KEY = dict(STAGES)
+
+
+def _kpi_columns_checked(values: Mapping[str, object]) -> dict[str, object]:
+    """A KPI version's columns, complete and coherent; a ValueError says what is missing or wrong."""
+    scope_kind = _text(values.get("scope_kind"))
+    if scope_kind not in KPI_SCOPES:
+        raise ValueError(f"a KPI's scope must be one of {', '.join(KPI_SCOPES)}, got {values.get('scope_kind')!r}")
+    scope_value = _text(values.get("scope_value"))
+    if scope_kind != "firm" and scope_value is None:
+        raise ValueError(f"a KPI scoped to a {scope_kind.replace('_', ' ')} must say which one")
+    start_on = _as_date(values.get("start_on"), "the KPI's start")
+    deadline = _as_date(values.get("deadline"), "the KPI's deadline")
+    if deadline <= start_on:
+        raise ValueError(f"the KPI's deadline {deadline} must be after its start {start_on}")
+    baseline_on = _as_date(values.get("baseline_on"), "the day the baseline was measured")
+    if baseline_on > start_on:
+        raise ValueError(f"the baseline ({baseline_on}) cannot be measured after the KPI starts ({start_on})")
+    status = _text(values.get("status"))
+    if status not in ("open", "closed"):
+        raise ValueError(f"a KPI's status is open or closed, got {values.get('status')!r}")
+    baseline, final_value = values.get("baseline"), values.get("final_value")
+    return {
+        "name": _text(values.get("name")),
+        "measure": _required(values.get("measure"), "a measure", "choose what the KPI measures"),
+        "scope_kind": scope_kind,
+        "scope_value": None if scope_kind == "firm" else scope_value,
+        "target": _number(values.get("target"), "the KPI's target"),
+        "start_on": start_on,
+        "deadline": deadline,
+        "owner": _required(values.get("owner"), "an owner", "name who is accountable for the KPI"),
+        "baseline": None if _missing_number(baseline) else _number(baseline, "the baseline"),
+        "baseline_on": baseline_on,
+        "status": status,
+        "final_value": None if _missing_number(final_value) else _number(final_value, "the final value"),
+        "final_on": _optional_date(values.get("final_on"), "the final value's date"),
+        "reason": _text(values.get("reason")),
+    }
+
+
+def _missing_number(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _next_kpi_id(connection: Connection) -> str:
+    """K0001, K0002, ...: one more than the largest number used."""
+    numbers = [int(m.group(1)) for (kpi_id,) in connection.execute(sa.select(kpi_history.c.kpi_id).distinct())
+               if (m := re.fullmatch(r"K(\d+)", str(kpi_id)))]
+    return f"K{max(numbers, default=0) + 1:04d}"
+
+
+# --- version chains: one append-only history, one chain of versions per key -----------------------
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """A history table holding one chain of versions per key (1, 2, ...; 0 means never saved), with
+    ``changed_by``/``changed_at`` on every row and, optionally, child rows per version (the shares of a
+    target mix, the next steps of a plan). The target mix, plans, KPIs and loop marks are chains."""
+
+    table: sa.Table
+    key: str
+    noun: str  # how messages name one key's record, e.g. "the plan for {key}"
+    child: sa.Table | None = None
+    child_key: str = ""  # the child's column holding the history row's id
+
+    def name(self, key: object) -> str:
+        return self.noun.format(key=key)
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One key's new version: ``build(latest row or None, connection)`` gives the new row's columns
+    and child rows, or None when nothing changed (nothing is recorded). ``key`` None: a new record,
+    keyed by the chain's next key."""
+
+    key: object | None
+    expected_version: int | None
+    build: Callable[[dict[str, object] | None, Connection], tuple[dict[str, object], list[dict]] | None]
+
+
+def _latest(connection: Connection, chain: _Chain, keys: Iterable[object] | None = None) -> dict[object, dict]:
+    """The latest history row per key (all keys, or the given ones)."""
+    h = chain.table
+    column = h.c[chain.key]
+    wanted = None if keys is None else set(keys)
+    top = sa.select(column.label("key"), sa.func.max(h.c.version).label("version")).group_by(column)
+    if wanted is not None and len(wanted) <= 500:
+        top = top.where(column.in_(list(wanted)))
+    top = top.subquery()
+    query = sa.select(h).join(top, sa.and_(top.c.key == column, top.c.version == h.c.version))
+    rows = {row._mapping[chain.key]: dict(row._mapping) for row in connection.execute(query)}
+    return rows if wanted is None else {k: v for k, v in rows.items() if k in wanted}
+
+
+def _version_of(latest: Mapping[object, Mapping[str, object]], key: object) -> int:
+    row = latest.get(key)
+    return int(row["version"]) if row else 0  # type: ignore[call-overload]
+
+
+def _conflict_message(chain: _Chain, stale: list[tuple[object, int | None]],
+                      latest: Mapping[object, Mapping[str, object]]) -> str:
+    """"not saved: the plan for R1 was changed by Ann at T UTC, reload (now version 2; you edited version 1)"."""
+    parts = []
+    for key, expected in stale:
+        now = latest.get(key)
+        if now is None:
+            parts.append(f"{chain.name(key)} has not been saved (you edited version {expected}), reload")
+        else:
+            parts.append(f"{chain.name(key)} was changed by {now['changed_by']} at "
+                         f"{_when(now['changed_at'])}, reload (now version {now['version']}; "  # type: ignore[arg-type]
+                         f"you edited version {expected})")
+    return "not saved: " + "; ".join(parts)
+
+
+_MIX_CHAIN = _Chain(target_mix_history, "effective_from", "the target mix from {key}",
+                    target_mix_share_history, "mix_id")
+_PLAN_CHAIN = _Chain(plan_history, "referrer_id", "the plan for {key}", plan_step_history, "plan_id")
+_KPI_CHAIN = _Chain(kpi_history, "kpi_id", "KPI {key}")
+_LOOP_CHAIN = _Chain(loop_closed_history, "referral_id", "the “told on” mark of referral {key}")
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:
@@ -530,55 +1011,18 @@ class Store:
 
     def _write_mixes(self, mixes: dict[date, tuple[dict[str, float] | None, int | None]],
                      by: str, reason: str) -> list[int]:
-        now = _utc_now()
-        h = target_mix_history
-        versions: list[int] = []
-        try:
-            with self._writer.begin() as connection:
-                latest = self._mix_latest(connection)
-                stale = [(day, exp) for day, (_, exp) in mixes.items()
-                         if exp is not None and exp != (latest[day]["version"] if day in latest else 0)]
-                if stale:
-                    raise StoreConflict(self._mix_conflict_message(stale, latest), [d for d, _ in stale])
-                for day, (shares, _) in mixes.items():
-                    version = (latest[day]["version"] if day in latest else 0) + 1
-                    mix_id = connection.execute(h.insert().values(
-                        effective_from=day, version=version, retired=shares is None,
-                        changed_by=by, changed_at=now, reason=reason,
-                    )).inserted_primary_key[0]
-                    if shares:
-                        connection.execute(target_mix_share_history.insert(), [
-                            {"mix_id": mix_id, "work_type": w, "target_share": s} for w, s in shares.items()
-                        ])
-                    versions.append(version)
-        except IntegrityError:
-            with self.engine.connect() as connection:
-                latest = self._mix_latest(connection)
-            raise StoreConflict(self._mix_conflict_message([(d, e) for d, (_, e) in mixes.items()], latest),
-                                list(mixes)) from None
-        return versions
+        def version(shares: dict[str, float] | None) -> Callable:
+            return lambda before, connection: (
+                {"retired": shares is None, "reason": reason},
+                [{"work_type": w, "target_share": v} for w, v in (shares or {}).items()],
+            )
+
+        changes = [_Change(day, expected, version(shares)) for day, (shares, expected) in mixes.items()]
+        return [saved for _, saved in self._append(_MIX_CHAIN, changes, by)]
 
     @staticmethod
     def _mix_latest(connection: Connection) -> dict[date, dict[str, object]]:
-        h = target_mix_history
-        top = sa.select(h.c.effective_from, sa.func.max(h.c.version).label("version")) \
-            .group_by(h.c.effective_from).subquery()
-        query = sa.select(h).join(top, sa.and_(top.c.effective_from == h.c.effective_from,
-                                               top.c.version == h.c.version))
-        return {row.effective_from: dict(row._mapping) for row in connection.execute(query)}
-
-    @staticmethod
-    def _mix_conflict_message(stale: list[tuple[date, int | None]], latest: dict[date, dict[str, object]]) -> str:
-        parts = []
-        for day, expected in stale:
-            now = latest.get(day)
-            if now is None:
-                parts.append(f"the target mix from {day} has not been saved (you edited version {expected}), reload")
-            else:
-                parts.append(f"the target mix from {day} was changed by {now['changed_by']} at "
-                             f"{_when(now['changed_at'])}, reload (now version {now['version']}; "
-                             f"you edited version {expected})")
-        return "not saved: " + "; ".join(parts)
+        return _latest(connection, _MIX_CHAIN)  # type: ignore[return-value]
 
     def target_mix_version(self, effective_from: object) -> int:
         with self.engine.connect() as connection:
@@ -609,23 +1053,351 @@ class Store:
             rows = [dict(r._mapping) for r in connection.execute(query)]
         return _frame(rows, _MIX_HISTORY)
 
+    # --- version chains (target mix, plans, KPIs, loop marks) ------------------------------------
+
+    def _append(self, chain: _Chain, changes: list[_Change], by: str,
+                new_key: Callable[[Connection], object] | None = None) -> list[tuple[object, int]]:
+        """Write new versions in one transaction: all of them, or none when one was made from a version
+        that is no longer current (StoreConflict). Returns (key, new version) per version written."""
+        keys = [c.key for c in changes if c.key is not None]
+        if len(set(keys)) != len(keys):
+            twice = sorted({str(k) for k in keys if keys.count(k) > 1})
+            raise ValueError(f"{', '.join(twice)} appear(s) twice in one save; give each once")
+        now = _utc_now()
+        saved: list[tuple[object, int]] = []
+        try:
+            with self._writer.begin() as connection:
+                latest = _latest(connection, chain, keys)
+                stale = [(c.key, c.expected_version) for c in changes if c.key is not None
+                         and c.expected_version is not None and c.expected_version != _version_of(latest, c.key)]
+                if stale:
+                    raise StoreConflict(_conflict_message(chain, stale, latest), [k for k, _ in stale])
+                for change in changes:
+                    key = change.key if change.key is not None else new_key(connection)  # type: ignore[misc]
+                    before = latest.get(key)
+                    built = change.build(before, connection)
+                    if built is None:
+                        continue
+                    columns, children = built
+                    version = _version_of(latest, key) + 1
+                    row_id = connection.execute(chain.table.insert().values(
+                        {chain.key: key, "version": version, "changed_by": by, "changed_at": now, **columns}
+                    )).inserted_primary_key[0]
+                    if children:
+                        assert chain.child is not None
+                        connection.execute(chain.child.insert(), [{chain.child_key: row_id, **c} for c in children])
+                    saved.append((key, version))
+        except IntegrityError:
+            # a racing save took the same version first (server databases; SQLite serialises)
+            with self.engine.connect() as connection:
+                latest = _latest(connection, chain, keys)
+            if not keys:
+                raise StoreConflict("not saved: another change was saved at the same moment; try again") from None
+            raise StoreConflict(_conflict_message(chain, [(c.key, c.expected_version) for c in changes
+                                                          if c.key is not None], latest), keys) from None
+        return saved
+
+    def _chain_history(self, chain: _Chain, schema: pa.Schema, key: object | None) -> pd.DataFrame:
+        h = chain.table
+        query = sa.select(*(h.c[name] for name in schema.names)).order_by(h.c[chain.key], h.c.version)
+        if key is not None:
+            query = query.where(h.c[chain.key] == key)
+        with self.engine.connect() as connection:
+            rows = [dict(r._mapping) for r in connection.execute(query)]
+        return _frame(rows, schema)
+
+    def _chain_version(self, chain: _Chain, key: object) -> int:
+        with self.engine.connect() as connection:
+            return _version_of(_latest(connection, chain, [key]), key)
+
+    # --- plans -----------------------------------------------------------------------------------
+
+    def save_plan(self, plan: Plan, by: str, expected_version: int | None = None) -> Plan | None:
+        """Save a referrer's whole plan (partner, aims, activities, stage, notes, next steps) as its
+        next version; refused with StoreConflict when ``expected_version`` (0: never saved) is not
+        current. Returns the saved plan, or None when it equals the current one (nothing recorded).
+
+        Steps keep their ``step_no``; a new step gets the referrer's next unused number. A step saved as
+        done gets ``done_on`` = today (UTC) unless given or already done before."""
+        by = _by(by)
+        plan = check_plan(plan)
+        referrer_id = plan.referrer_id
+        today = _today()
+
+        def build(before: dict | None, connection: Connection):
+            previous = self._plan_from(connection, before) if before else Plan(referrer_id)
+            old_steps = {s.step_no: s for s in previous.steps}
+            used = connection.execute(
+                sa.select(sa.func.max(plan_step_history.c.step_no))
+                .select_from(plan_step_history.join(plan_history, plan_history.c.id == plan_step_history.c.plan_id))
+                .where(plan_history.c.referrer_id == referrer_id)
+            ).scalar() or 0
+            steps = []
+            for step in plan.steps:
+                number = step.step_no if step.step_no in old_steps else None
+                if number is None:
+                    used += 1
+                    number = used
+                old = old_steps.get(number)
+                if not step.done:
+                    done_on = None
+                elif step.done_on is not None:
+                    done_on = step.done_on
+                elif old is not None and old.done and old.done_on is not None:
+                    done_on = old.done_on
+                else:
+                    done_on = today
+                steps.append(replace(step, step_no=number, done_on=done_on))
+            new = replace(plan, steps=tuple(steps))
+            if before is not None and new.content() == previous.content():
+                return None
+            if before is None and new.content() == Plan(referrer_id).content():
+                return None
+            columns = {"partner": new.partner, "aims": new.aims, "activities": json.dumps(list(new.activities)),
+                       "stage": new.stage, "notes": new.notes}
+            children = [{"step_no": s.step_no, "action": s.action, "owner": s.owner, "due_on": s.due_on,
+                         "done": s.done, "done_on": s.done_on} for s in steps]
+            return columns, children
+
+        saved = self._append(_PLAN_CHAIN, [_Change(referrer_id, expected_version, build)], by)
+        return self.plan(referrer_id) if saved else None
+
+    @staticmethod
+    def _plan_from(connection: Connection, row: Mapping[str, object]) -> Plan:
+        s = plan_step_history
+        steps = tuple(
+            PlanStep(r.action, r.owner, r.due_on, bool(r.done), r.step_no, r.done_on)
+            for r in connection.execute(sa.select(s).where(s.c.plan_id == row["id"]).order_by(s.c.step_no))
+        )
+        return Plan(
+            referrer_id=str(row["referrer_id"]), partner=row["partner"], aims=row["aims"],  # type: ignore[arg-type]
+            activities=tuple(json.loads(str(row["activities"]) or "[]")), stage=row["stage"],  # type: ignore[arg-type]
+            notes=row["notes"], steps=steps, version=int(row["version"]),  # type: ignore[arg-type,call-overload]
+            changed_by=row["changed_by"], changed_at=row["changed_at"],  # type: ignore[arg-type]
+        )
+
+    def plan(self, referrer_id: str) -> Plan:
+        """The referrer's current plan (version 0 and empty when never saved)."""
+        key = _referrer_id(referrer_id)
+        with self.engine.connect() as connection:
+            row = _latest(connection, _PLAN_CHAIN, [key]).get(key)
+            return self._plan_from(connection, row) if row else Plan(key)
+
+    def plan_version(self, referrer_id: str) -> int:
+        return self._chain_version(_PLAN_CHAIN, _referrer_id(referrer_id))
+
+    def plans(self) -> pd.DataFrame:
+        """One row per referrer with a saved plan: referrer_id, partner, aims, activities (a JSON
+        list), stage (null: not in the pipeline), notes, version, changed_by, changed_at (UTC)."""
+        return _frame(self._plan_rows(), _PLAN_CURRENT)
+
+    def _plan_rows(self) -> list[Mapping[str, object]]:
+        c = plans_current
+        with self.engine.connect() as connection:
+            return [dict(r._mapping) for r in connection.execute(
+                sa.select(*(c.c[n] for n in _PLAN_CURRENT.names)).order_by(c.c.referrer_id))]
+
+    def plan_steps(self, referrer_id: str | None = None) -> pd.DataFrame:
+        """The next steps of the current plans: referrer_id, step_no, action, owner, due_on, done,
+        done_on, plan_version."""
+        return _frame(self._step_rows(referrer_id), _STEP_CURRENT)
+
+    def _step_rows(self, referrer_id: str | None = None) -> list[Mapping[str, object]]:
+        c = plan_steps_current
+        query = sa.select(*(c.c[n] for n in _STEP_CURRENT.names)).order_by(c.c.referrer_id, c.c.step_no)
+        if referrer_id is not None:
+            query = query.where(c.c.referrer_id == _referrer_id(referrer_id))
+        with self.engine.connect() as connection:
+            return [dict(r._mapping) for r in connection.execute(query)]
+
+    def plan_history(self, referrer_id: str | None = None) -> pd.DataFrame:
+        """Every saved plan version (oldest first per referrer): referrer_id, version, stage, partner,
+        steps, open_steps, what changed from the version before (``changes``), changed_by, changed_at."""
+        h = plan_history
+        query = sa.select(h).order_by(h.c.referrer_id, h.c.version)
+        if referrer_id is not None:
+            query = query.where(h.c.referrer_id == _referrer_id(referrer_id))
+        rows: list[dict[str, object]] = []
+        with self.engine.connect() as connection:
+            previous: Plan | None = None
+            for row in connection.execute(query):
+                plan = self._plan_from(connection, row._mapping)
+                if previous is not None and previous.referrer_id != plan.referrer_id:
+                    previous = None
+                rows.append({
+                    "referrer_id": plan.referrer_id, "version": plan.version, "stage": plan.stage,
+                    "partner": plan.partner, "steps": len(plan.steps),
+                    "open_steps": sum(not s.done for s in plan.steps),
+                    "changes": _plan_changes(previous, plan), "changed_by": plan.changed_by,
+                    "changed_at": plan.changed_at,
+                })
+                previous = plan
+        return _frame(rows, _PLAN_HISTORY)
+
+    # --- KPIs ------------------------------------------------------------------------------------
+
+    def create_kpi(self, *, measure: str, scope_kind: str, scope_value: str | None, target: object,
+                   start_on: object, deadline: object, owner: str, baseline: object, baseline_on: object,
+                   by: str, name: str | None = None, reason: str | None = None) -> Kpi:
+        """Record a new KPI (version 1, open) with its baseline; its id is the next K0001, K0002, ...
+
+        The store checks the record is complete and coherent; whether it is SMART (a known measure,
+        a deadline after today...) is checked by ``dashboard.kpis`` before it gets here."""
+        by = _by(by)
+        columns = _kpi_columns_checked({
+            "name": name, "measure": measure, "scope_kind": scope_kind, "scope_value": scope_value,
+            "target": target, "start_on": start_on, "deadline": deadline, "owner": owner,
+            "baseline": baseline, "baseline_on": baseline_on, "status": "open", "final_value": None,
+            "final_on": None, "reason": _text(reason),
+        })
+        change = _Change(None, None, lambda before, connection: (columns, []))
+        [(kpi_id, _)] = self._append(_KPI_CHAIN, [change], by, new_key=_next_kpi_id)
+        return self.kpi(str(kpi_id))  # type: ignore[return-value]
+
+    def update_kpi(self, kpi_id: str, by: str, expected_version: int | None = None, *,
+                   reason: str | None = None, **changes: object) -> Kpi | None:
+        """Change an open KPI's name, owner, target or deadline (a new version; the baseline stays).
+        Returns None when nothing changed."""
+        allowed = {"name", "owner", "target", "deadline"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"a KPI's {', '.join(sorted(unknown))} cannot be changed; only "
+                             f"{', '.join(sorted(allowed))} can (its baseline is kept as measured)")
+        return self._kpi_version(kpi_id, by, expected_version, reason, changes)
+
+    def close_kpi(self, kpi_id: str, final_value: object, final_on: object, by: str,
+                  expected_version: int | None = None, reason: str | None = None) -> Kpi:
+        """Close a KPI, keeping its final value (as measured on ``final_on``)."""
+        value = None if final_value is None or (isinstance(final_value, float) and math.isnan(final_value)) \
+            else _number(final_value, "the final value")
+        closed = self._kpi_version(kpi_id, by, expected_version, reason,
+                                   {"status": "closed", "final_value": value,
+                                    "final_on": _as_date(final_on, "the final value's date")})
+        assert closed is not None
+        return closed
+
+    def _kpi_version(self, kpi_id: str, by: str, expected_version: int | None, reason: str | None,
+                     changes: dict[str, object]) -> Kpi | None:
+        by = _by(by)
+        key = _required(kpi_id, "a KPI id", "give the KPI's id, e.g. K0001")
+
+        def build(before: dict | None, connection: Connection):
+            if before is None:
+                raise ValueError(f"there is no KPI {key}")
+            if before["status"] == "closed":
+                raise ValueError(f"KPI {key} is closed (final value kept); it cannot be changed")
+            fields = {name: before[name] for name in _KPI_CURRENT.names if name in before
+                      and name not in ("kpi_id", "version", "changed_by", "changed_at", "reason")}
+            columns = _kpi_columns_checked({**fields, **changes, "reason": _text(reason)})
+            if all(columns[k] == before[k] for k in fields) and "status" not in changes:
+                return None
+            return columns, []
+
+        saved = self._append(_KPI_CHAIN, [_Change(key, expected_version, build)], by)
+        return self.kpi(key) if saved else None
+
+    def kpi(self, kpi_id: str) -> Kpi | None:
+        c = kpis_current
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(c).where(c.c.kpi_id == str(kpi_id).strip())).first()
+        return Kpi(**dict(row._mapping)) if row else None
+
+    def kpi_version(self, kpi_id: str) -> int:
+        return self._chain_version(_KPI_CHAIN, str(kpi_id).strip())
+
+    def kpis(self) -> pd.DataFrame:
+        """One row per KPI (its current version): kpi_id, name, measure, scope_kind, scope_value,
+        target, start_on, deadline, owner, baseline, baseline_on, status (open/closed), final_value,
+        final_on, version, created_by, created_at, changed_by, changed_at, reason."""
+        return _frame(self._kpi_rows(), _KPI_CURRENT)
+
+    def _kpi_rows(self) -> list[Mapping[str, object]]:
+        c = kpis_current
+        with self.engine.connect() as connection:
+            return [dict(r._mapping) for r in connection.execute(sa.select(c).order_by(c.c.kpi_id))]
+
+    def kpi_history(self, kpi_id: str | None = None) -> pd.DataFrame:
+        """Every saved KPI version, oldest first per KPI."""
+        return self._chain_history(_KPI_CHAIN, _KPI_HISTORY, None if kpi_id is None else str(kpi_id).strip())
+
+    # --- closing the loop ------------------------------------------------------------------------
+
+    def mark_told(self, marks: Mapping[str, object], by: str,
+                  expected_versions: Mapping[str, int] | None = None, note: str | None = None) -> list[int]:
+        """Record the day each referral's referrer was told what became of it (``told_on``; None
+        withdraws a mark made by mistake), all in one transaction. A referral whose mark already says
+        that day is left alone. Returns the new versions."""
+        by = _by(by)
+        today = _today()
+        clean: dict[str, date | None] = {}
+        for referral_id, told_on in marks.items():
+            key = _required(referral_id, "a referral id", "give the referral's id")
+            day = _optional_date(told_on, f"the day the referrer of {key} was told")
+            if day is not None and day > today:
+                raise ValueError(f"the referrer of {key} cannot have been told on {day}, a day after today "
+                                 f"({today}); give the day it happened")
+            clean[key] = day
+        expected = {str(k).strip(): v for k, v in (expected_versions or {}).items()}
+        text = _text(note)
+
+        def mark(day: date | None):
+            def build(before: dict | None, connection: Connection):
+                if (before["told_on"] if before else None) == day:
+                    return None
+                return {"told_on": day, "note": text}, []
+            return build
+
+        changes = [_Change(key, expected.get(key), mark(day)) for key, day in clean.items()]
+        return [version for _, version in self._append(_LOOP_CHAIN, changes, by)]
+
+    def loop_closed(self) -> pd.DataFrame:
+        """The current mark per referral ever marked: referral_id, told_on (null: withdrawn), note,
+        told_by, told_at (UTC), version."""
+        return _frame(self._loop_rows(), _LOOP_CURRENT)
+
+    def _loop_rows(self) -> list[Mapping[str, object]]:
+        c = loop_closed_current
+        with self.engine.connect() as connection:
+            return [dict(r._mapping) for r in connection.execute(sa.select(c).order_by(c.c.referral_id))]
+
+    def loop_version(self, referral_id: str) -> int:
+        return self._chain_version(_LOOP_CHAIN, str(referral_id).strip())
+
+    def loop_closed_history(self, referral_id: str | None = None) -> pd.DataFrame:
+        """Every "told on" mark saved, oldest first per referral."""
+        return self._chain_history(_LOOP_CHAIN, _LOOP_HISTORY,
+                                   None if referral_id is None else str(referral_id).strip())
+
     # --- for queries and caches ----------------------------------------------------------
 
-    def revision(self) -> tuple[int, int]:
-        """Changes whenever anything is saved (the latest history ids): a cache key."""
+    def revision(self) -> tuple[int, ...]:
+        """Changes whenever anything is saved (the latest history ids of tier assignments, target
+        mixes, plans, KPIs and loop marks): a cache key."""
+        tables = (tier_assignment_history, target_mix_history, plan_history, kpi_history, loop_closed_history)
         with self.engine.connect() as connection:
-            row = connection.execute(sa.select(
-                sa.select(sa.func.coalesce(sa.func.max(tier_assignment_history.c.id), 0)).scalar_subquery(),
-                sa.select(sa.func.coalesce(sa.func.max(target_mix_history.c.id), 0)).scalar_subquery(),
-            )).one()
-        return int(row[0]), int(row[1])
+            row = connection.execute(sa.select(*(
+                sa.select(sa.func.coalesce(sa.func.max(t.c.id), 0)).scalar_subquery() for t in tables
+            ))).one()
+        return tuple(int(v) for v in row)
 
     def current_tables(self) -> dict[str, pa.Table]:
         """The current views as Arrow tables with fixed column types (for DuckDB)."""
         return {
             "tier_assignments_current": _arrow(self._current_rows(), _TIER_CURRENT),
             "target_mix_current": _arrow(self._mix_rows(), _MIX_CURRENT),
+            "plans_current": _arrow(self._plan_rows(), _PLAN_CURRENT),
+            "plan_steps_current": _arrow(self._step_rows(), _STEP_CURRENT),
+            "kpis_current": _arrow(self._kpi_rows(), _KPI_CURRENT),
+            "loop_closed_current": _arrow(self._loop_rows(), _LOOP_CURRENT),
         }
+
+
+_EMPTY_CURRENT = {
+    "tier_assignments_current": _TIER_CURRENT, "target_mix_current": _MIX_CURRENT,
+    "plans_current": _PLAN_CURRENT, "plan_steps_current": _STEP_CURRENT, "kpis_current": _KPI_CURRENT,
+    "loop_closed_current": _LOOP_CURRENT,
+}
+REVISION_ZERO = (0, 0, 0, 0, 0)
 
 
 def query_tables(store: Store | None = None, programme=None) -> dict[str, pd.DataFrame]:
@@ -635,9 +1407,10 @@ def query_tables(store: Store | None = None, programme=None) -> dict[str, pd.Dat
 
     programme = programme or levels.load()
     tables = store.current_tables() if store is not None else {
-        "tier_assignments_current": _arrow([], _TIER_CURRENT),
-        "target_mix_current": _arrow([], _MIX_CURRENT),
+        name: _arrow([], schema) for name, schema in _EMPTY_CURRENT.items()
     }
+    tables["plan_stages"] = _arrow([{"stage": key, "stage_order": order, "stage_label": label}
+                                    for order, (key, label) in enumerate(STAGES, start=1)], _STAGES)
     frames = {name: table.to_pandas(types_mapper=pd.ArrowDtype) for name, table in tables.items()}
     frames["programme_levels"] = programme.levels_frame()
     frames["programme_menu"] = programme.menu_frame()
@@ -657,9 +1430,9 @@ def tables_at(url: str) -> dict[str, pd.DataFrame]:
     return query_tables(None if _missing_file(url) else shared_store(url))
 
 
-def revision_at(url: str) -> tuple[int, int]:
-    """:meth:`Store.revision` of the store at a URL; (0, 0) for a SQLite file not created yet."""
-    return (0, 0) if _missing_file(url) else shared_store(url).revision()
+def revision_at(url: str) -> tuple[int, ...]:
+    """:meth:`Store.revision` of the store at a URL; all zeros for a SQLite file not created yet."""
+    return REVISION_ZERO if _missing_file(url) else shared_store(url).revision()
 
 
 def open_store(url: str) -> Store:

@@ -71,9 +71,8 @@ def test_value_basis_and_threshold_change_the_figures(page, expected):
 
 
 def test_empty_window_says_what_to_do(page):
-    page.session_state["window_start"] = date(2010, 1, 1)
-    page.session_state["window_end"] = date(2010, 12, 31)
-    page.run()
+    page.date_input(key="window_start").set_value(date(2010, 1, 1)).run()
+    page.date_input(key="window_end").set_value(date(2010, 12, 31)).run()
     assert not page.exception
     assert "Widen the window" in page.info[0].value
     assert not page.metric

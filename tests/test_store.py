@@ -66,7 +66,7 @@ def test_sample_state_file_is_git_ignored():
 def test_open_creates_the_schema_by_migration_in_wal_mode(store, tmp_path):
     with sqlite3.connect(tmp_path / "state.db") as raw:
         assert raw.execute("pragma journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("select version_num from alembic_version").fetchone()[0] == "0002"
+        assert raw.execute("select version_num from alembic_version").fetchone()[0] == "0005"
         tables = {r[0] for r in raw.execute("select name from sqlite_master where type in ('table', 'view')")}
     assert {"tier_assignment_history", "tier_assignments_current", "target_mix_history",
             "target_mix_share_history", "target_mix_current", "alembic_version"} <= tables
@@ -104,7 +104,7 @@ def test_an_older_store_is_upgraded_when_opened(tmp_path):
     assert upgraded.current()["assigned_level"].tolist() == [3]
     assert upgraded.target_mix().empty
     with sqlite3.connect(path) as raw:
-        assert raw.execute("select version_num from alembic_version").fetchone()[0] == "0002"
+        assert raw.execute("select version_num from alembic_version").fetchone()[0] == "0005"
 
 
 def test_history_is_append_only_even_outside_the_app(store, tmp_path):
@@ -296,16 +296,16 @@ def test_current_tables_register_on_a_duckdb_cursor_empty_or_not(store):
 
 
 def test_revision_changes_with_every_save(store):
-    assert store.revision() == (0, 0)
+    assert store.revision() == store_module.REVISION_ZERO
     store.save("R1", 4, "Ann", "top", 0)
     store.save_target_mix("2026-01-01", {"a": 1.0}, "Ann", "plan", 0)
-    assert store.revision() == (1, 1)
+    assert store.revision() == (1, 1, 0, 0, 0)
 
 
 def test_reading_a_store_that_does_not_exist_creates_nothing(tmp_path):
     path = tmp_path / "nothing-here.db"
     tables = store_module.tables_at(f"sqlite:///{path}")
-    assert tables["tier_assignments_current"].empty and store_module.revision_at(f"sqlite:///{path}") == (0, 0)
+    assert tables["tier_assignments_current"].empty and store_module.revision_at(f"sqlite:///{path}") == store_module.REVISION_ZERO
     assert not path.exists()
 
 

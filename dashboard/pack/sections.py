@@ -15,7 +15,7 @@ import hashlib
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -228,9 +228,9 @@ def store_label(url: str) -> str:
 
     shown = make_url(url).render_as_string(hide_password=True)
     revision = store.revision_at(url)
-    if revision == (0, 0):
+    if not any(revision):
         return f"{shown} (no edits saved)"
-    return f"{shown} (revision {revision[0]}.{revision[1]})"
+    return f"{shown} (revision {'.'.join(str(n) for n in revision)})"
 
 
 def default_model() -> str:
@@ -289,47 +289,11 @@ def _level_labels() -> Callable[[object], str]:
     return programme.label
 
 
-def _generic_cell(column: str, value: object) -> str:
-    """A cell of a query whose columns the pack does not know in advance (KPIs, plans)."""
-    if _missing(value):
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (date, datetime, pd.Timestamp)):
-        return _date(value)
-    if isinstance(value, (int,)) or (hasattr(value, "dtype") and "int" in str(getattr(value, "dtype", ""))):
-        return count(value)
-    if isinstance(value, float) or hasattr(value, "item"):
-        name = column.lower()
-        if any(word in name for word in ("share", "rate", "progress")):
-            return share(value, 1)
-        if any(word in name for word in ("fees", "cost", "value", "money", "budget")):
-            return money(value)
-        return _number(value, 2)
-    return str(value)
-
-
-def _generic_table(title: str, frame: pd.DataFrame, note: str = "") -> TableBlock:
-    columns = tuple(str(c) for c in frame.columns)
-    numeric = tuple(pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-                    for c in frame.columns)
-    rows = tuple(tuple(_generic_cell(str(c), v) for c, v in zip(frame.columns, row, strict=True))
-                 for row in frame.itertuples(index=False, name=None))
-    return TableBlock(title, tuple(c.replace("_", " ").capitalize() for c in columns), rows, numeric, note)
-
-
 def _table(title: str, header: Iterable[tuple[str, bool]], rows: Iterable[Iterable[str]],
            note: str = "") -> TableBlock:
     header = tuple(header)
     return TableBlock(title, tuple(h for h, _ in header), tuple(tuple(str(c) for c in r) for r in rows),
                       tuple(n for _, n in header), note)
-
-
-def _first_column(frame: pd.DataFrame, *candidates: str) -> str | None:
-    for name in candidates:
-        if name in frame.columns:
-            return name
-    return None
 
 
 # --- the sections ----------------------------------------------------------------------------
@@ -710,39 +674,46 @@ def _flows(ctx: Context) -> Section:
 
 
 def _kpis(ctx: Context) -> Section:
+    from dashboard.kpis import format_value
+
     kpis = ctx.query("kpis")
-    status = _first_column(kpis, "status", "rag", "rag_status")
-    name = _first_column(kpis, "name", "kpi", "title", "measure", "kpi_id")
-    shown = kpis.copy()
-    if status is not None:  # red/amber/green written out, not colour alone
-        shown[status] = shown[status].map(lambda s: _text(s).upper() if not _missing(s) else "—")
+    # a KPI is named by its own words when it has them, else by its measure
+    kpis = kpis.assign(kpi=[m if _missing(n) else n for n, m in zip(kpis["name"], kpis["measure"], strict=True)])
+    rows = [
+        (r.kpi, r.scope, r.owner, format_value(r.baseline, r.unit), format_value(r.current, r.unit),
+         format_value(r.target, r.unit), _date(r.deadline), share(r.progress), format_value(r.forecast, r.unit),
+         ("—" if _missing(r.rag) else str(r.rag).upper()) + (" (closed)" if r.status == "closed" else ""))
+        for r in kpis.itertuples()
+    ]
     return Section(
         "kpis", "KPIs",
-        insights.kpi_reading(kpis, status, name),
-        "Each KPI's baseline, current value, target, deadline and red/amber/green status as the KPIs "
-        "page computes them (query kpis).",
-        tables=[_generic_table("SMART KPIs and their status", shown,
-                               "" if len(kpis) else "No KPI has been defined.")],
+        insights.kpi_reading(kpis, "rag", "kpi"),
+        "Each KPI's baseline (measured when it was set), current value, target, deadline, progress along the "
+        "straight line from baseline to target, forecast at the deadline (linear fit over the last four "
+        "quarters) and red/amber/green status, as the KPIs page computes them (query kpis).",
+        tables=[_table("SMART KPIs and their status",
+                       [("KPI", False), ("Scope", False), ("Owner", False), ("Baseline", True), ("Current", True),
+                        ("Target", True), ("Deadline", False), ("Progress", True), ("Forecast", True),
+                        ("Status", False)],
+                       rows, "" if len(kpis) else "No KPI has been defined.")],
     )
 
 
 def _plans(ctx: Context) -> Section:
     plans = ctx.query("plans")
-    due = _first_column(plans, "due_on", "due_date", "due")
-    owner = _first_column(plans, "owner", "assigned_to", "responsible")
-    if "overdue" in plans.columns:
-        overdue = plans[plans["overdue"].fillna(False).astype(bool)]
-    elif due is not None:
-        overdue = plans[[not _missing(d) and pd.Timestamp(d).date() < ctx.window.end for d in plans[due]]]
-    else:
-        overdue = plans.iloc[0:0]
+    overdue = plans[plans["overdue"].fillna(False).astype(bool)]
+    today = datetime.now(UTC).date()
     return Section(
         "plans", "Overdue plan actions",
-        insights.plans_reading(overdue, owner, due, f"{ctx.window.end:%d %b %Y}"),
-        "Open next steps in referrer plans whose due date has passed (query plans).",
+        insights.plans_reading(overdue, "owner", "due_on", f"{today:%d %b %Y}"),
+        "Open next steps in referrer plans whose due date is before today (query plans).",
         figures=[KeyFigure("Overdue actions", count(len(overdue)), f"of {count(len(plans))} open")],
-        tables=[_generic_table("Overdue plan actions", overdue,
-                               "" if len(overdue) else "No plan action is overdue.")],
+        tables=[_table("Overdue plan actions",
+                       [("Referrer", False), ("Next step", False), ("Owner", False), ("Due", False),
+                        ("Days overdue", True), ("Relationship partner", False)],
+                       [(f"{r.referrer} ({r.referrer_id})", r.action, r.owner, _date(r.due_on),
+                         count(r.days_overdue), _text(r.partner)) for r in overdue.itertuples()],
+                       "" if len(overdue) else "No plan action is overdue.")],
     )
 
 

@@ -1,0 +1,56 @@
+-- name: loop_to_close
+-- purpose: closing the loop: inbound referrals decided (won, lost, declined) in the last `days`
+--          days to the window's end whose referrer has not been told what became of them (no
+--          "told on" mark in the edit store), for a person to tell them and record the day
+-- grain: one row per such referral, longest waiting first
+-- param: days int = 90
+--
+-- Decided on: closed_on (referred_on when closed_on is missing), in [end - days + 1, end].
+-- mark_version: the referral's version in the store (0: never marked; above 0: a mark withdrawn),
+-- for the store's conflict check when a mark is saved.
+with
+
+decided as (
+    select
+        referral_id,
+        referrer_id,
+        contact_id,
+        fee_earner_id,
+        to_team,
+        work_type,
+        status,
+        referred_on,
+        coalesce(closed_on, referred_on) as decided_on,
+        estimated_value
+    from kept_referrals($team, $office, $work_type, $referrer_type, $region)
+    where direction = 'inbound'
+      and status in ('won', 'lost', 'declined')
+      and coalesce(closed_on, referred_on) between $end::date - ($days - 1) and $end
+),
+
+marks as (
+    select referral_id, told_on, version
+    from loop_closed_current
+)
+
+select
+    d.referral_id,
+    d.referrer_id,
+    r.name                              as referrer,
+    c.full_name                         as contact,
+    fe.full_name                        as fee_earner,
+    d.to_team                           as team,
+    d.work_type,
+    d.status,
+    d.referred_on,
+    d.decided_on,
+    $end::date - d.decided_on           as days_waiting,
+    d.estimated_value,
+    coalesce(m.version, 0)              as mark_version
+from decided as d
+left join marks as m on m.referral_id = d.referral_id
+left join referrers as r on r.referrer_id = d.referrer_id
+left join contacts as c on c.contact_id = d.contact_id
+left join fee_earners as fe on fe.fee_earner_id = d.fee_earner_id
+where m.told_on is null
+order by d.decided_on, d.referral_id
