@@ -76,3 +76,21 @@ def test_empty_window_says_what_to_do(page):
     assert not page.exception
     assert "Widen the window" in page.info[0].value
     assert not page.metric
+
+
+def test_editing_the_mix_needs_a_name_then_saves_with_history(page, monkeypatch, tmp_path):
+    # the data editor starts from the mix in force on the picked date; saving it unchanged
+    # records a new version of that date's mix in the store, attributed to the editor
+    monkeypatch.setenv("REFPORT_STATE", str(tmp_path / "state.db"))
+    page.button(key="mix_save").click().run()
+    assert not page.exception
+    assert any("Editing as" in e.value for e in page.error)
+    page.text_input(key="editor_name").set_value("Head of BD").run()
+    page.text_input(key="mix_reason").set_value("strategy day").run()
+    page.button(key="mix_save").click().run()
+    assert not page.exception
+    assert any("as Head of BD" in s.value for s in page.success), [e.value for e in page.error]
+    from dashboard import store
+
+    saved = store.open_store(f"sqlite:///{tmp_path / 'state.db'}").target_mix_history()
+    assert set(saved["changed_by"]) == {"Head of BD"} and set(saved["reason"]) == {"strategy day"}

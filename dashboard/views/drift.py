@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import charts, state
 from dashboard.formatting import count, share
+from dashboard.store import StoreConflict
 
 st.title("Strategic drift")
 st.caption(state.context_caption())
@@ -114,4 +115,59 @@ else:
         },
     )
     st.caption("The target mix as the drift figures read it: each set applies from its date until "
-               "the next one. It comes from work_type_targets.parquet.")
+               "the next one. It starts as work_type_targets.parquet; a mix saved below replaces "
+               "the extract's mix of the same date.")
+
+MIX_FLASH = "drift_mix_flash"
+if MIX_FLASH in st.session_state:
+    st.success(st.session_state.pop(MIX_FLASH), icon=":material/check_circle:")
+
+with st.expander("Edit the target mix", icon=":material/edit:"):
+    known = sorted(targets["effective_from"].unique(), reverse=True) if not targets.empty else []
+    picked = st.selectbox("Mix effective from", ["a new date", *known], key="mix_pick",
+                          format_func=lambda d: d if isinstance(d, str) else f"{d:%d %b %Y}")
+    day = (st.date_input("New effective-from date", key="mix_new_day", format="YYYY-MM-DD",
+                         min_value=state.EARLIEST, max_value=state.LATEST)
+           if isinstance(picked, str) else picked)
+    # start from the mix in force on that day, so a new date begins as a copy of the current mix
+    in_force = [d for d in known if d <= day]
+    start_from = targets[targets["effective_from"] == in_force[0]] if in_force else targets.iloc[0:0]
+    store = state.edit_store()
+    version_key = f"mix_version_{day}"
+    # the version this edit was made from: a save by someone else in between is refused, not overwritten
+    st.session_state.setdefault(version_key, store.target_mix_version(day))
+    edited = st.data_editor(
+        start_from[["work_type", "target_share"]].reset_index(drop=True),
+        num_rows="dynamic", hide_index=True, width="stretch", key=f"mix_editor_{day}",
+        column_config={
+            "work_type": st.column_config.TextColumn("Work type", required=True),
+            "target_share": st.column_config.NumberColumn(
+                "Target share (0–1)", min_value=0.0, max_value=1.0, step=0.0001, format="%.4f",
+                required=True),
+        },
+    )
+    st.caption(f"Shares entered: {edited['target_share'].fillna(0).sum():.4f} of 1.0000 "
+               "(they must sum to 1 per date).")
+    reason = st.text_input("Reason", key="mix_reason", placeholder="e.g. strategy day: grow insolvency work")
+    if st.button("Save the mix", type="primary", key="mix_save"):
+        who = state.editor_name()
+        if not who:
+            st.error("Type your name in \"Editing as\" in the sidebar first: every change records who made it.")
+        else:
+            try:
+                saved = store.save_target_mix(
+                    day, dict(zip(edited["work_type"], edited["target_share"])), who, reason,
+                    st.session_state[version_key])
+            except StoreConflict as error:
+                st.error(str(error))
+            except ValueError as error:
+                st.error(f"Not saved: {error}")
+            else:
+                del st.session_state[version_key]
+                st.session_state[MIX_FLASH] = f"Saved the mix from {day:%d %b %Y} (version {saved}) as {who}."
+                st.rerun()
+    history = store.target_mix_history()
+    if not history.empty:
+        st.markdown("**History of saved mixes** (newest first; nothing is overwritten)")
+        st.dataframe(history.sort_values(["changed_at", "work_type"], ascending=[False, True]),
+                     hide_index=True, width="stretch")

@@ -2,16 +2,21 @@
 -- purpose: strategic drift index per calendar quarter: half the summed gaps
 --          between the actual mix of new inbound work and the target mix in
 --          force on the quarter's first day (metrics.md "Strategic drift");
---          targets are read from the work_type_targets view, which the store
---          can replace with the edited target mix
+--          targets: work_type_targets, with the mixes edited in the app (the store)
+--          replacing the Parquet mix of the same date
 -- grain: one row per calendar quarter overlapping the window, oldest first
 -- param: basis choice(count|value) = count
 with
 
--- the target mix: the one place the targets are read (the seam for the store's edited mix)
+-- the target mix: a mix saved in the app (the store) replaces the Parquet
+-- mix of the same effective_from; other Parquet dates still apply
 targets_ as (
     select work_type, target_share, effective_from
+    from target_mix_current
+    union all
+    select work_type, target_share, effective_from
     from work_type_targets
+    where effective_from not in (select effective_from from target_mix_current)
 ),
 
 quarters as (

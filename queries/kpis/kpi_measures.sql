@@ -105,10 +105,15 @@ fee_measures as (
     from fee_ranks
 ),
 
--- the target mix: the one place the targets are read (the seam for the store's edited mix)
+-- the target mix: a mix saved in the app (the store) replaces the Parquet
+-- mix of the same effective_from; other Parquet dates still apply
 targets_ as (
     select work_type, target_share, effective_from
+    from target_mix_current
+    union all
+    select work_type, target_share, effective_from
     from work_type_targets
+    where effective_from not in (select effective_from from target_mix_current)
 ),
 
 target_dates as (
