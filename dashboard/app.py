@@ -44,7 +44,7 @@ problems = state.problems()
 if not problems:
     state.sidebar()
 
-navigation = st.navigation({
+navigation = st.navigation(expanded=True, pages={
     "Portfolio review": [overview, concentration, drift, tiering, matrix],
     "Relationships": [flows, relationships, attribution, ror, profile, pipeline],
     "Board": [kpis, board_pack],
