@@ -96,9 +96,9 @@ def page_files() -> list[Path]:
 
 def scan_speed(dataset: Dataset) -> Result:
     cursor = dataset.cursor()
-    rows = cursor.sql("select count(*) from fees").fetchone()[0]
+    rows = cursor.execute("select count(*) from fees").fetchone()[0]
     result = measure("raw scan: sum(fees.amount)", "scan",
-                     lambda: cursor.sql("select sum(amount) from fees").fetchone(), 5)
+                     lambda: cursor.execute("select sum(amount) from fees").fetchone(), 5)
     result.note = f"{rows / (result.p50_ms / 1000):,.0f} rows/s over {rows:,} rows" if result.p50_ms else ""
     return result
 
