@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from dashboard.data import open_dataset
+from dashboard import registry
+from dashboard.data import PROJECT_ROOT, open_dataset
 from dashboard.window import Window
 from tests.fixtures import write_dataset
 
@@ -120,3 +121,42 @@ def tiny(tiny_dir):
     dataset = open_dataset(tiny_dir)
     yield dataset
     dataset.connection.close()
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory):
+    """The synthetic sample (size S, seed 1), generated once per test run."""
+    from dashboard.sample import generate
+
+    path = tmp_path_factory.mktemp("sample")
+    generate(path, "S", 1)
+    return path
+
+
+@pytest.fixture()
+def expected(sample_dir):
+    """A named query on the sample for its default window: what a page must show."""
+    dataset = open_dataset(sample_dir)
+    window = registry.default_window(dataset)
+
+    def run(name, **params):
+        return registry.run(name, dataset, window, params=params)
+
+    yield run
+    dataset.connection.close()
+
+
+@pytest.fixture()
+def open_view(monkeypatch, sample_dir):
+    """A page of the app in AppTest on the sample: open_view("drift")."""
+    from streamlit.testing.v1 import AppTest
+
+    def open_(view):
+        monkeypatch.setenv("REFPORT_DATA", str(sample_dir))
+        app = AppTest.from_file(str(PROJECT_ROOT / "dashboard" / "app.py"), default_timeout=60)
+        app.run()
+        app.switch_page(f"views/{view}.py").run()
+        assert not app.exception, app.exception
+        return app
+
+    return open_

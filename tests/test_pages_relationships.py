@@ -5,43 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from dashboard import registry
-from dashboard.data import PROJECT_ROOT, open_dataset
 from dashboard.formatting import count
-from dashboard.sample import generate
-
-APP = str(PROJECT_ROOT / "dashboard" / "app.py")
-
-
-@pytest.fixture(scope="module")
-def sample_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("sample")
-    generate(path, "S", 1)
-    return path
 
 
 @pytest.fixture()
-def expected(sample_dir):
-    dataset = open_dataset(sample_dir)
-    window = registry.default_window(dataset)
-
-    def run(name, **params):
-        return registry.run(name, dataset, window, params=params)
-
-    yield run
-    dataset.connection.close()
-
-
-@pytest.fixture()
-def page(monkeypatch, sample_dir):
-    monkeypatch.setenv("REFPORT_DATA", str(sample_dir))
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("views/relationships.py").run()
-    assert not at.exception
-    return at
+def page(open_view):
+    return open_view("relationships")
 
 
 def _network_nodes(at) -> set[str]:
