@@ -188,3 +188,14 @@ def current_filters() -> Filters:
 def context_caption() -> str:
     window = current_window()
     return f"Window {window.label()} · {current_filters().describe()}"
+
+
+PROFILE_COLUMN = st.column_config.LinkColumn(
+    "Profile", display_text="Open profile", width="small",
+    help="The referrer's profile and plan (opens in a new tab)",
+)
+
+
+def profile_links(referrer_ids) -> list[str]:
+    """Links to the Referrer profile page, for a table's "profile" column (PROFILE_COLUMN)."""
+    return [f"profile?referrer={rid}" for rid in referrer_ids]

@@ -105,3 +105,19 @@ def test_overview_filter_goes_into_the_url_and_survives_a_page_change(browser, s
         assert sidebar.get_by_text("corporate").count() >= 1
     finally:
         page.close()
+
+
+def test_a_profile_link_opens_that_referrer(browser, server):
+    from dashboard import registry
+    from dashboard.data import SAMPLE_DIR, open_dataset
+
+    dataset = open_dataset(SAMPLE_DIR)
+    # not the largest referrer, which the page might show by default
+    top = registry.run("referred_fees", dataset).iloc[4]
+    dataset.connection.close()
+    page, errors = open_page(browser, f"{server}/profile?referrer={top.referrer_id}", PAGES["profile"])
+    try:
+        assert page.locator('[data-testid="stException"]').count() == 0 and not errors
+        assert page.get_by_text(top["name"]).count() >= 1
+    finally:
+        page.close()

@@ -52,3 +52,10 @@ def test_stale_months_changes_the_count(page, expected):
     page.number_input(key="stale_months").set_value(12).run()
     assert not page.exception
     assert page.metric[2].value == count(len(expected("stale_relationships", months=12)))
+
+
+def test_referrer_tables_link_to_the_profile(page, expected):
+    risk = expected("key_person_risk")
+    linked = [df.value for df in page.dataframe if "profile" in df.value.columns]
+    assert linked, "no table links to the referrer profile"
+    assert linked[0]["profile"].tolist() == [f"profile?referrer={r}" for r in risk["referrer_id"]]

@@ -82,9 +82,11 @@ if off_target.empty:
 else:
     st.plotly_chart(charts.off_target_referrers(off_target), width="stretch")
     st.dataframe(
-        off_target[["name", "referrer_type", "referrals", "off_target_referrals", "off_target_share"]],
+        off_target[["name", "referrer_type", "referrals", "off_target_referrals", "off_target_share"]]
+        .assign(profile=state.profile_links(off_target["referrer_id"])),
         hide_index=True, width="stretch",
         column_config={
+            "profile": state.PROFILE_COLUMN,
             "name": "Referrer", "referrer_type": "Type",
             "referrals": st.column_config.NumberColumn("Inbound referrals", format="%,d"),
             "off_target_referrals": st.column_config.NumberColumn("Off target", format="%,d"),

@@ -241,7 +241,9 @@ else:
         "Months since": ["—" if pd.isna(m) else str(m) for m in prune["months_since_last_referral"]],
         "Suggested": [programme.label(v, missing="No level") for v in prune["suggested_level"]],
         "Assigned": [programme.label(v) for v in prune["assigned_level"]],
+        "Profile": state.profile_links(prune["referrer_id"]),
     }), hide_index=True, width="stretch", column_config={
+        "Profile": state.PROFILE_COLUMN,
         "Hours": st.column_config.NumberColumn("Hours (window)", format="%,.1f"),
         "Investment": st.column_config.NumberColumn(f"Investment ({currency})", format="%,.0f",
                                                     help="hours × cost rate + expenses in the window"),

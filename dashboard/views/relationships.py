@@ -74,9 +74,10 @@ if risk.empty:
 else:
     st.dataframe(
         risk[["name", "referred_fees", "fee_share", "risk", "key_fee_earner", "fee_earners_who_know",
-              "relationship_count", "max_strength"]],
+              "relationship_count", "max_strength"]].assign(profile=state.profile_links(risk["referrer_id"])),
         hide_index=True, width="stretch",
         column_config={
+            "profile": state.PROFILE_COLUMN,
             "name": "Referrer",
             "referred_fees": st.column_config.NumberColumn(
                 f"Referred fees ({SETTINGS.currency})", format=MONEY),

@@ -86,9 +86,10 @@ active = referrers[(referrers["investment_cost"] != 0) | (referrers["referred_fe
                    | (referrers["attributed_value"] != 0)]
 st.dataframe(
     active[["name", "referrer_type", "investment_cost", "referred_fees", "direct_ror",
-            "attributed_value", "attributed_ror"]],
+            "attributed_value", "attributed_ror"]].assign(profile=state.profile_links(active["referrer_id"])),
     hide_index=True, width="stretch", height=380,
     column_config={
+        "profile": state.PROFILE_COLUMN,
         "name": st.column_config.TextColumn("Referrer", width="medium"),
         "referrer_type": st.column_config.TextColumn("Type", width="small"),
         "investment_cost": st.column_config.NumberColumn("Invested", format=MONEY),
