@@ -77,7 +77,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     ]
     if args.headless:
         command += ["--server.headless", "true"]
-    return subprocess.call(command, env=env)
+    # from the project folder, so .streamlit/config.toml (the theme) applies wherever refport is run
+    return subprocess.call(command, env=env, cwd=PROJECT_ROOT)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
