@@ -69,7 +69,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     env = dict(os.environ, REFPORT_DATA=str(resolve_data_dir(args.data)))
     if args.state:
-        env["REFPORT_STATE"] = args.state
+        # a path is made absolute: the server runs from the project folder
+        env["REFPORT_STATE"] = args.state if "://" in args.state else str(Path(args.state).resolve())
     command = [
         sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
         "--server.port", str(args.port),
