@@ -160,3 +160,16 @@ def open_view(monkeypatch, sample_dir):
         return app
 
     return open_
+
+
+@pytest.fixture()
+def state(tmp_path):
+    """A fresh edit-store file for one test."""
+    return tmp_path / "edits.db"
+
+
+@pytest.fixture()
+def env(monkeypatch, tiny_dir, state):
+    """The app on the TINY data with the test's own edit store."""
+    monkeypatch.setenv("REFPORT_DATA", str(tiny_dir))
+    monkeypatch.setenv("REFPORT_STATE", str(state))

@@ -18,11 +18,6 @@ def refport(capsys, *args):
     return code, out, err
 
 
-@pytest.fixture()
-def state(tmp_path):
-    return tmp_path / "edits.db"
-
-
 def assign(capsys, tiny_dir, state, *args):
     return refport(capsys, "assign", *args, "--data", str(tiny_dir), "--state", str(state))
 

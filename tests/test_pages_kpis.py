@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.data import PROJECT_ROOT
@@ -15,17 +14,6 @@ from dashboard.store import open_store
 APP = str(PROJECT_ROOT / "dashboard" / "app.py")
 KPIS = "views/kpis.py"
 NAME = "Level 4 referrers send 40 inbound referrals in the next two quarters"
-
-
-@pytest.fixture()
-def state(tmp_path):
-    return tmp_path / "edits.db"
-
-
-@pytest.fixture()
-def env(monkeypatch, tiny_dir, state):
-    monkeypatch.setenv("REFPORT_DATA", str(tiny_dir))
-    monkeypatch.setenv("REFPORT_STATE", str(state))
 
 
 def open_page(name=None):

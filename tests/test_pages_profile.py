@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.data import PROJECT_ROOT
@@ -20,17 +19,6 @@ APP = str(PROJECT_ROOT / "dashboard" / "app.py")
 PROFILE = "views/profile.py"
 PIPELINE = "views/pipeline.py"
 DUE = date.today() + timedelta(days=30)
-
-
-@pytest.fixture()
-def state(tmp_path):
-    return tmp_path / "edits.db"
-
-
-@pytest.fixture()
-def env(monkeypatch, tiny_dir, state):
-    monkeypatch.setenv("REFPORT_DATA", str(tiny_dir))
-    monkeypatch.setenv("REFPORT_STATE", str(state))
 
 
 def open_page(page, name=None, referrer=None):

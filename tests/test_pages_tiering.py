@@ -7,7 +7,6 @@ put the "Editing as" name into session state, as the sidebar box does.
 
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.data import PROJECT_ROOT
@@ -16,17 +15,6 @@ from dashboard.store import open_store
 APP = str(PROJECT_ROOT / "dashboard" / "app.py")
 TIERING = "views/tiering.py"
 MATRIX = "views/matrix.py"
-
-
-@pytest.fixture()
-def state(tmp_path):
-    return tmp_path / "edits.db"
-
-
-@pytest.fixture()
-def env(monkeypatch, tiny_dir, state):
-    monkeypatch.setenv("REFPORT_DATA", str(tiny_dir))
-    monkeypatch.setenv("REFPORT_STATE", str(state))
 
 
 def open_page(page, name=None):
