@@ -10,7 +10,7 @@ import streamlit as st
 # `streamlit run` puts this file's folder, not the project, on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard import state  # noqa: E402  (after the sys.path line)
+from dashboard import state
 
 # Not "pages/": Streamlit treats a pages/ folder beside the entry script as a
 # legacy multipage app and then skips this script (no sidebar) on deep links.

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import duckdb
 
+from dashboard.data import locked_connection
+
 from .contract import (
     DATE,
     DOUBLE,
@@ -632,7 +634,7 @@ def check(data_dir: Path | str, con: duckdb.DuckDBPyConnection | None = None) ->
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         return [Problem(str(data_dir), None, None, None, "data directory not found")]
-    cur = con.cursor() if con is not None else duckdb.connect()
+    cur = con.cursor() if con is not None else locked_connection(data_dir.resolve())
     try:
         return _Checker(data_dir, cur).run()
     finally:

@@ -66,12 +66,31 @@ class Dataset:
 def open_dataset(data_dir: str | Path | None = None) -> Dataset:
     """Create one view per contract table. Missing files are left out (the check reports them)."""
     path = resolve_data_dir(data_dir)
-    con = duckdb.connect(config={"threads": DUCKDB_THREADS})
+    con = locked_connection(path)
     for name in TABLE_NAMES:
         file = path / f"{name}.parquet"
         if file.exists():
             con.execute(f"create view {name} as select * from read_parquet({_quote_path(file)})")
     return Dataset(path, con, fingerprint(path))
+
+
+def locked_connection(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that can read files under ``data_dir`` and nothing else.
+
+    Whatever SQL reaches it, it cannot read /etc/passwd, write a file, attach a
+    database, install or load an extension, or undo these settings (the
+    configuration is locked once they are made).
+    """
+    con = duckdb.connect(config={
+        "threads": DUCKDB_THREADS,
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    })
+    # order matters: allowed_directories cannot be set once external access is off
+    con.execute("set allowed_directories = $dirs", {"dirs": [str(data_dir) + os.sep]})
+    con.execute("set enable_external_access = false")
+    con.execute("set lock_configuration = true")
+    return con
 
 
 _lock = threading.Lock()
