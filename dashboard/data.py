@@ -8,11 +8,13 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from dashboard import facts
 from dashboard.contract import TABLE_NAMES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -47,10 +49,6 @@ def fingerprint(data_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _quote_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 @dataclass
 class Dataset:
     """A data directory opened as views on one DuckDB connection."""
@@ -63,19 +61,34 @@ class Dataset:
         return self.connection.cursor()
 
 
-def open_dataset(data_dir: str | Path | None = None) -> Dataset:
-    """Create one view per contract table. Missing files are left out (the check reports them)."""
+def open_dataset(data_dir: str | Path | None = None, progress: Callable[[str], None] | None = None) -> Dataset:
+    """Create one view per contract table and per fact (building the facts first when this version of
+    the data has none yet; ``progress`` hears about it). Missing files are left out (the check
+    reports them)."""
     path = resolve_data_dir(data_dir)
-    con = locked_connection(path)
+    stamp = fingerprint(path)
+    built = facts.facts_dir(path, stamp, progress) if path.is_dir() else None
+    con = locked_connection(path, *([built] if built else []))
     for name in TABLE_NAMES:
         file = path / f"{name}.parquet"
         if file.exists():
-            con.execute(f"create view {name} as select * from read_parquet({_quote_path(file)})")
-    return Dataset(path, con, fingerprint(path))
+            con.execute(f"create view {name} as select * from read_parquet({facts.quote(file)})")
+    for name in facts.FACT_NAMES:
+        if built:
+            con.execute(f"create view {name} as select * from read_parquet({facts.quote(built / f'{name}.parquet')})")
+            continue
+        # Facts could not be built (a file missing or unreadable; the check says which): the same
+        # joins run as views, so whatever can be computed still is.
+        try:
+            con.execute(f"create view {name} as {facts.fact_sql(name)}")
+        except duckdb.Error:
+            pass
+    return Dataset(path, con, stamp)
 
 
-def locked_connection(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that can read files under ``data_dir`` and nothing else.
+def locked_connection(data_dir: Path, *also: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that can read files under ``data_dir`` (and the folders ``also``: its
+    facts) and nothing else.
 
     Whatever SQL reaches it, it cannot read /etc/passwd, write a file, attach a
     database, install or load an extension, or undo these settings (the
@@ -87,7 +100,7 @@ def locked_connection(data_dir: Path) -> duckdb.DuckDBPyConnection:
         "autoload_known_extensions": False,
     })
     # order matters: allowed_directories cannot be set once external access is off
-    con.execute("set allowed_directories = $dirs", {"dirs": [str(data_dir) + os.sep]})
+    con.execute("set allowed_directories = $dirs", {"dirs": [str(d) + os.sep for d in (data_dir, *also)]})
     con.execute("set enable_external_access = false")
     con.execute("set lock_configuration = true")
     return con
@@ -97,7 +110,8 @@ _lock = threading.Lock()
 _open: dict[Path, Dataset] = {}
 
 
-def shared_dataset(data_dir: str | Path | None = None) -> Dataset:
+def shared_dataset(data_dir: str | Path | None = None,
+                   progress: Callable[[str], None] | None = None) -> Dataset:
     """The process-wide dataset for a directory, reopened when its files change."""
     path = resolve_data_dir(data_dir)
     with _lock:
@@ -105,6 +119,6 @@ def shared_dataset(data_dir: str | Path | None = None) -> Dataset:
         if current is None or current.fingerprint != fingerprint(path):
             if current is not None:
                 current.connection.close()
-            current = open_dataset(path)
+            current = open_dataset(path, progress)
             _open[path] = current
         return current

@@ -24,6 +24,8 @@ query's cursor; a query run without them sees the store empty.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -260,14 +262,70 @@ def run_sql(dataset: Dataset, name: str, values: dict[str, object],
     missing = used - values.keys()
     if missing:
         raise QueryError(f"query {name} needs {', '.join(sorted(missing))}")
-    cursor = dataset.cursor()
-    try:
-        for table_name, frame in _side_tables(sql, extra_tables).items():
-            cursor.register(table_name, frame)
-        table = cursor.sql(sql, params={k: v for k, v in values.items() if k in used}).to_arrow_table()
-    finally:
-        cursor.close()
+    bound = {k: v for k, v in values.items() if k in used}
+    side = _side_tables(sql, extra_tables)
+    # Only results that depend on the data and the bound values alone are remembered (the
+    # store's tables change without the data changing).
+    key = None if side else _memo_key(dataset, name, bound)
+    table = _memo.get(key) if key else None
+    if table is None:
+        cursor = dataset.cursor()
+        try:
+            for table_name, frame in side.items():
+                cursor.register(table_name, frame)
+            table = cursor.sql(sql, params=bound).to_arrow_table()
+        finally:
+            cursor.close()
+        if key:
+            _memo.put(key, table)
     return to_frame(table)
+
+
+class _Memo:
+    """The last few SQL results (Arrow tables, immutable), so that queries built from others (the
+    headline from the scorecard, concentration and funnel; return on relationships from the
+    scorecard) do not compute the same scorecard again. Bounded: memory does not grow with
+    windows or filters tried."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple, pa.Table] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> pa.Table | None:
+        with self._lock:
+            table = self._items.get(key)
+            if table is not None:
+                self._items.move_to_end(key)
+            return table
+
+    def put(self, key: tuple, table: pa.Table) -> None:
+        with self._lock:
+            self._items[key] = table
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_memo = _Memo(size=32)
+
+
+def forget_results() -> None:
+    """Drop remembered results (the benchmark measures every query computed, not remembered)."""
+    _memo.clear()
+
+
+def _memo_key(dataset: Dataset, name: str, bound: dict[str, object]) -> tuple | None:
+    try:
+        frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in bound.items()))
+        hash(frozen)
+    except TypeError:
+        return None
+    return (id(dataset.connection), dataset.fingerprint, name, frozen)
 
 
 _NULLABLE = {

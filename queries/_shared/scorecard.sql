@@ -14,7 +14,7 @@ create or replace macro referrer_scorecard(p_start, p_end, p_team, p_office, p_w
         from kept_referrers(p_referrer_type, p_region)
     ),
 
-    referrals_ as (
+    referrals_ as not materialized (
         select referral_id, referrer_id, direction, status, referred_on
         from kept_referrals(p_team, p_office, p_work_type, p_referrer_type, p_region)
         where direction in ('inbound', 'outbound')

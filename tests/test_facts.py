@@ -1,0 +1,125 @@
+"""Facts (queries/_facts): built once per version of the data, rebuilt when it changes, never seen
+by a query as extra columns; and the registry's bounded memo of results."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dashboard import facts, registry
+from dashboard.contract import TABLES
+from dashboard.data import open_dataset
+from dashboard.window import Window
+from tests.conftest import TINY, WINDOW
+from tests.fixtures import write_dataset
+
+NO_FILTER = (None,) * 5
+
+
+def _fact_folders(data_dir: Path) -> list[Path]:
+    root = facts.cache_root(data_dir)
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv("REFPORT_CACHE", raising=False)
+    return write_dataset(tmp_path / "extracts", TINY)
+
+
+def test_facts_are_built_beside_the_data_once_per_version(data_dir):
+    first = open_dataset(data_dir)
+    folders = _fact_folders(data_dir)
+    assert [f.parent for f in folders] == [data_dir.parent / "extracts.refport-cache"]
+    built = {p.name: p.stat().st_mtime_ns for p in folders[0].glob("*.parquet")}
+    assert sorted(built) == sorted(f"{name}.parquet" for name in facts.FACT_NAMES)
+
+    second = open_dataset(data_dir)  # same data: the files are read, not written again
+    assert second.fingerprint == first.fingerprint
+    assert {p.name: p.stat().st_mtime_ns for p in folders[0].glob("*.parquet")} == built
+
+
+def test_changed_data_gets_new_facts_and_the_old_ones_go(data_dir):
+    before = open_dataset(data_dir)
+    old = _fact_folders(data_dir)
+    rows = [dict(r) for r in TINY["fees"]]
+    rows[0]["amount"] = rows[0]["amount"] + 1000.0
+    write_dataset(data_dir, {**TINY, "fees": rows})
+    after = open_dataset(data_dir)
+    new = _fact_folders(data_dir)
+    assert after.fingerprint != before.fingerprint
+    assert len(new) == 1 and new != old
+    total = after.cursor().sql("select sum(amount) from fee_facts").fetchall()[0][0]
+    assert total == pytest.approx(sum(r["amount"] for r in rows))
+
+
+def test_cache_folder_from_the_environment(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("REFPORT_CACHE", str(tmp_path / "cache"))
+    open_dataset(data_dir)
+    assert [p.parent.parent for p in _fact_folders(data_dir)] == [tmp_path / "cache"]
+    assert not (data_dir.parent / "extracts.refport-cache").exists()
+
+
+@pytest.mark.parametrize("macro, table, arity", [
+    ("kept_referrals", "referrals", 5),
+    ("kept_matters", "matters", 5),
+    ("kept_activities", "activities", 4),
+])
+def test_filter_macros_return_the_contract_columns_only(data_dir, macro, table, arity):
+    dataset = open_dataset(data_dir)
+    registry._ensure_macros(dataset)
+    columns = [c[0] for c in dataset.cursor().sql(f"select * from {macro}({', '.join(['null'] * arity)}) limit 0")
+               .description]
+    assert columns == [c.name for c in TABLES[table].columns]
+
+
+def test_fee_and_relationship_macros_add_only_what_they_document(data_dir):
+    dataset = open_dataset(data_dir)
+    registry._ensure_macros(dataset)
+    cur = dataset.cursor()
+    fees = [c[0] for c in cur.sql("select * from kept_fees(null, null, null, null, null) limit 0").description]
+    rels = [c[0] for c in cur.sql("select * from kept_relationships(null, null, null, null) limit 0").description]
+    assert fees == [c.name for c in TABLES["fees"].columns] + ["referral_id"]
+    assert rels == [c.name for c in TABLES["relationships"].columns] + ["referrer_id"]
+
+
+def test_without_facts_the_same_joins_run_as_views(data_dir, monkeypatch):
+    """When facts cannot be written (here: pretend), queries still give the same numbers."""
+    expected = registry.run("scorecard", open_dataset(data_dir), WINDOW)
+    monkeypatch.setattr(facts, "facts_dir", lambda *args, **kwargs: None)
+    fallback = registry.run("scorecard", open_dataset(data_dir), WINDOW)
+    assert fallback.equals(expected)
+
+
+def test_unwritable_folder_beside_the_data_falls_back_to_temp(data_dir, monkeypatch):
+    monkeypatch.setattr(facts, "_writable", lambda folder: False)
+    root = facts.cache_root(data_dir)
+    assert root.parent.name == "refport-cache" and root.name.startswith("extracts-")
+
+
+def test_memo_returns_the_same_numbers_and_stays_bounded(data_dir):
+    dataset = open_dataset(data_dir)
+    registry.forget_results()
+    first = registry.run("scorecard", dataset, WINDOW)
+    again = registry.run("scorecard", dataset, WINDOW)
+    assert again.equals(first) and again is not first  # a fresh frame: callers may change theirs
+    for days in range(registry._memo.size + 5):  # more windows than the memo holds
+        registry.run("funnel", dataset, Window(WINDOW.start + timedelta(days=days), WINDOW.end))
+    assert len(registry._memo._items) == registry._memo.size
+
+
+def test_queries_reading_the_store_are_not_remembered(data_dir):
+    dataset = open_dataset(data_dir)
+    registry.forget_results()
+    registry.run("tier_assignments", dataset, WINDOW)
+    assert not any(key[2] == "tier_assignments" for key in registry._memo._items)
+
+
+def test_fact_files_are_written_atomically(data_dir):
+    open_dataset(data_dir)
+    (folder,) = _fact_folders(data_dir)
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no partial files left
+    assert all(os.path.getsize(p) > 0 for p in folder.glob("*.parquet"))
