@@ -278,18 +278,54 @@ def channel_credit(
     return credit.groupby("channel", sort=True, as_index=False)[["conversions", "value"]].sum()
 
 
-def _referral_rows(touches: pd.DataFrame, weight: np.ndarray) -> pd.DataFrame:
-    referral = (touches["channel"] == REFERRAL).to_numpy()
-    return pd.DataFrame({
-        "referrer_id": touches["referrer_id"].to_numpy()[referral],
-        "conversions": weight[referral],
-        "value": (weight * touches["value"].astype(float).to_numpy())[referral],
-    })
+class _ReferralTouches:
+    """The referral touchpoints of attributed journeys, factorised once per journeys frame: every
+    model's referrer credit is then a weighted count per referrer (np.bincount), not a string
+    group-by of the whole frame per model."""
+
+    def __init__(self, touches: pd.DataFrame) -> None:
+        self.rows = (touches["channel"] == REFERRAL).to_numpy(dtype=bool, na_value=False)
+        self.value = touches["value"].astype(float).to_numpy()
+        codes, ids = pd.factorize(touches["referrer_id"].to_numpy(dtype=object)[self.rows], sort=True)
+        self.codes, self.ids = codes, ids  # code -1: a referral touchpoint naming no referrer
+        self.id_dtype = touches["referrer_id"].dtype
+
+    def credit(self, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(conversions, value) per referrer of ``ids`` from per-touchpoint weights."""
+        named = self.codes >= 0
+        codes = self.codes[named]
+        conversions = np.bincount(codes, weights=weight[self.rows][named], minlength=len(self.ids))
+        value = np.bincount(codes, weights=(weight * self.value)[self.rows][named], minlength=len(self.ids))
+        return conversions, value
+
+    def totals(self, weight: np.ndarray) -> tuple[float, float]:
+        """(conversions, value) over every referral touchpoint, with or without a referrer."""
+        return float(weight[self.rows].sum()), float((weight * self.value)[self.rows].sum())
+
+    def frame(self, conversions: np.ndarray, value: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({"referrer_id": pd.array(self.ids, dtype=self.id_dtype),
+                             "conversions": conversions, "value": value})
 
 
-def _by_referrer(rows: pd.DataFrame) -> pd.DataFrame:
-    named = rows[rows["referrer_id"].notna()]
-    return named.groupby("referrer_id", sort=True, as_index=False)[["conversions", "value"]].sum()
+_prepared_lock = threading.Lock()
+_prepared: OrderedDict[int, tuple[pd.DataFrame, pd.DataFrame, _ReferralTouches]] = OrderedDict()
+
+
+def _attributed_referrals(touches: pd.DataFrame) -> tuple[pd.DataFrame, _ReferralTouches]:
+    """attributed(touches) and its referral touchpoints, remembered for the last few journeys frames
+    (the same cached frame serves all ten models)."""
+    key = id(touches)
+    with _prepared_lock:
+        hit = _prepared.get(key)
+        if hit is not None and hit[0] is touches:
+            return hit[1], hit[2]
+    kept = attributed(touches)
+    prepared = (touches, kept, _ReferralTouches(kept))
+    with _prepared_lock:
+        _prepared[key] = prepared
+        while len(_prepared) > _CACHE_SIZE:
+            _prepared.popitem(last=False)
+    return kept, prepared[2]
 
 
 def referrer_credit(
@@ -306,19 +342,19 @@ def referrer_credit(
     referral channel's linear credit (value likewise; the share of referral touchpoints
     without a referrer stays unassigned)."""
     _check_model(model)
-    touches = attributed(touches)
+    touches, referrals = _attributed_referrals(touches)
     if model in RULE_BASED:
-        return _by_referrer(_referral_rows(touches, rule_weights(touches, model, half_life_days)))
-    linear = _referral_rows(touches, rule_weights(touches, "linear"))
-    referrers = _by_referrer(linear)
-    if referrers.empty:
-        return referrers
+        return referrals.frame(*referrals.credit(rule_weights(touches, model, half_life_days)))
+    linear = rule_weights(touches, "linear")
+    conversions, value = referrals.credit(linear)
+    if not len(referrals.ids):
+        return referrals.frame(conversions, value)
     channel = channel_credit(touches, model, half_life_days, nonconverting).set_index("channel")
-    for column in ("conversions", "value"):
-        total = linear[column].sum()
-        share = referrers[column] / total if total != 0 else referrers[column] * 0.0
-        referrers[column] = share * channel.loc[REFERRAL, column]
-    return referrers
+    shares = []
+    for own, total in zip((conversions, value), referrals.totals(linear), strict=True):
+        shares.append(own / total if total != 0 else own * 0.0)
+    return referrals.frame(shares[0] * channel.loc[REFERRAL, "conversions"],
+                           shares[1] * channel.loc[REFERRAL, "value"])
 
 
 def summary(touches: pd.DataFrame) -> pd.DataFrame:
