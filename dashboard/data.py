@@ -20,6 +20,7 @@ from dashboard.contract import TABLE_NAMES
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 DUCKDB_THREADS = 2
+DUCKDB_MEMORY = "1GB"
 
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path:
@@ -96,6 +97,8 @@ def locked_connection(data_dir: Path, *also: Path) -> duckdb.DuckDBPyConnection:
     """
     con = duckdb.connect(config={
         "threads": DUCKDB_THREADS,
+        # the app's budget is 1.5 GB at 10 million referrals; DuckDB's default would be 80% of the machine
+        "memory_limit": os.environ.get("REFPORT_DUCKDB_MEMORY", DUCKDB_MEMORY),
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
     })
