@@ -21,3 +21,25 @@ def test_bench_reports_every_query_and_model(capsys, tiny_dir):
     # a failing item is reported in its note rather than stopping the run; valid data has none
     errors = {r["item"]: r["note"] for r in results if r["note"].startswith("error")}
     assert errors == {}
+
+
+def test_bench_times_opening_the_data_and_says_whether_facts_were_built(capsys, tmp_path):
+    from tests.conftest import TINY
+    from tests.fixtures import write_dataset
+
+    data_dir = write_dataset(tmp_path / "fresh", TINY)
+    runs = []
+    for _ in range(2):
+        assert main(["bench", "--data", str(data_dir), "--repeat", "1", "--no-pages", "--format", "json"]) == 0
+        runs.append({r["item"]: r for r in json.loads(capsys.readouterr().out)["results"]})
+    first, second = (run["open data"] for run in runs)
+    assert first["kind"] == "setup" and first["note"] == "facts built"
+    assert second["note"].startswith("facts already built")
+    assert "app start (health check answers)" not in runs[0]  # --no-pages: no server is started
+
+
+def test_app_start_is_timed_until_the_health_check_answers(tiny_dir):
+    from dashboard.bench import app_start
+
+    result = app_start(tiny_dir)
+    assert result.note == "" and result.p50_ms > 0
