@@ -43,3 +43,12 @@ def test_app_start_is_timed_until_the_health_check_answers(tiny_dir):
 
     result = app_start(tiny_dir)
     assert result.note == "" and result.p50_ms > 0
+
+
+def test_bench_renders_a_page_first_and_again_with_results_cached(tiny_dir):
+    from dashboard.bench import PAGES_DIR, measure_page
+
+    first, rerun = measure_page(tiny_dir, PAGES_DIR / "concentration.py", repeat=1)
+    assert (first.item, first.kind, first.note) == ("concentration", "page", "")
+    assert (rerun.item, rerun.kind, rerun.note) == ("concentration (rerun, cached)", "rerun", "")
+    assert first.runs == rerun.runs == 1 and first.p50_ms > 0 and rerun.p50_ms > 0
