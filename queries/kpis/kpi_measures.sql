@@ -117,18 +117,16 @@ targets_ as (
 ),
 
 target_dates as (
-    -- the target mix in force on each referral's date: the latest effective_from on or before it
-    select i.referral_id, max(t.effective_from) as effective_from
-    from inbound as i
-    join targets_ as t on t.effective_from <= i.referred_on
-    group by i.referral_id
+    select distinct effective_from
+    from targets_
 ),
 
-referral_targets as (
-    select i.referral_id, t.work_type, t.target_share
+dated_inbound as (
+    -- the target mix in force on each referral's date: the latest effective_from on or before it
+    -- (none before the first: no target)
+    select i.referral_id, i.work_type, d.effective_from
     from inbound as i
-    join target_dates as d on d.referral_id = i.referral_id
-    join targets_ as t on t.effective_from = d.effective_from
+    asof left join target_dates as d on i.referred_on >= d.effective_from
 ),
 
 actual_mix as (
@@ -138,9 +136,11 @@ actual_mix as (
 ),
 
 expected_mix as (
-    select work_type, sum(target_share) / (select nullif(count(*), 0) from inbound) as target_share
-    from referral_targets
-    group by work_type
+    -- each referral expects its date's mix: the mixes weighted by their referrals
+    select t.work_type, sum(t.target_share * r.referrals) / (select nullif(count(*), 0) from inbound) as target_share
+    from (select effective_from, count(*) as referrals from dated_inbound group by effective_from) as r
+    join targets_ as t on t.effective_from = r.effective_from
+    group by t.work_type
 ),
 
 drift as (
@@ -152,10 +152,9 @@ drift as (
 
 own_targets as (
     -- each referral's own work type's target share on its date (no target: 0)
-    select i.referral_id, coalesce(sum(t.target_share), 0) as target_share
-    from inbound as i
-    left join referral_targets as t on t.referral_id = i.referral_id and t.work_type = i.work_type
-    group by i.referral_id
+    select coalesce(t.target_share, 0) as target_share
+    from dated_inbound as i
+    left join targets_ as t on t.effective_from = i.effective_from and t.work_type = i.work_type
 ),
 
 target_work as (
