@@ -25,25 +25,22 @@ inbound as (
       and referred_on between $start and $end
 ),
 
--- the target mix in force on each referral's date: the latest effective_from on or before it
 target_dates as (
-    select i.referral_id, max(t.effective_from) as effective_from
-    from inbound as i
-    join targets_ as t on t.effective_from <= i.referred_on
-    group by i.referral_id
+    select distinct effective_from
+    from targets_
 ),
 
 referral_targets as (
-    -- a work type without a target in force counts as target 0
+    -- the target mix in force on each referral's date: the latest effective_from on or before it;
+    -- a work type without a target in force (or a date before the first mix) counts as target 0
     select
         i.referral_id,
         i.referrer_id,
-        coalesce(sum(t.target_share), 0) as target_share
+        coalesce(t.target_share, 0) as target_share
     from inbound as i
-    left join target_dates as d on d.referral_id = i.referral_id
+    asof left join target_dates as d on i.referred_on >= d.effective_from
     left join targets_ as t
         on t.effective_from = d.effective_from and t.work_type = i.work_type
-    group by i.referral_id, i.referrer_id
 ),
 
 per_referrer as (
