@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -30,6 +31,7 @@ ROW_GROUP_SIZE = 122_880
 BUILD_MEMORY = "1GB"
 
 
+@cache
 def fact_sql(name: str) -> str:
     """The select that builds a fact table (its file's text without the header comments)."""
     text = (FACTS_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
@@ -82,6 +84,7 @@ def facts_dir(data_dir: Path, fingerprint: str,
     return target
 
 
+@cache
 def _sql_version() -> str:
     """Changes when a fact's SQL changes, so an upgraded refport does not read facts built by an older one."""
     digest = hashlib.sha256()
