@@ -18,13 +18,18 @@ offending rows (at most ``MAX_ROWS_PER_RULE`` per rule and column) are fetched.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 
 import duckdb
 
-from dashboard.data import locked_connection
+from dashboard.data import fingerprint, locked_connection
+from dashboard.facts import cache_root
 
 from .contract import (
     DATE,
@@ -639,3 +644,39 @@ def check(data_dir: Path | str, con: duckdb.DuckDBPyConnection | None = None) ->
         return _Checker(data_dir, cur).run()
     finally:
         cur.close()
+
+
+def check_remembered(data_dir: Path | str) -> list[Problem]:
+    """``check(data_dir)``, remembered beside the data for this version of it (and of the rules), so
+    that the app's first page and every `refport query` do not check 10 million rows again: at size L
+    a check takes most of a minute."""
+    data_dir = Path(data_dir).resolve()
+    if not data_dir.is_dir():
+        return check(data_dir)
+    root = cache_root(data_dir)
+    verdict = root / f"check-{fingerprint(data_dir)}-{_rules_version()}.json"
+    try:
+        return [Problem(**p) for p in json.loads(verdict.read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError):
+        pass
+    problems = check(data_dir)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        partial = verdict.with_name(f".{verdict.name}.{os.getpid()}")
+        partial.write_text(json.dumps([asdict(p) for p in problems]), encoding="utf-8")
+        os.replace(partial, verdict)  # atomic: a reader finds the whole verdict or none
+        for old in root.glob("check-*.json"):
+            if old != verdict:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only place: the check runs again next time, nothing is lost
+    return problems
+
+
+@cache
+def _rules_version() -> str:
+    """Changes when the contract or the checks change, so an upgraded refport checks again."""
+    digest = hashlib.sha256()
+    for module in ("contract.py", "check.py"):
+        digest.update((Path(__file__).parent / module).read_bytes())
+    return digest.hexdigest()[:8]

@@ -621,3 +621,27 @@ def test_problem_str():
     ) == (
         "referrals.parquet: column status, row RF000123, value 'pending': not one of open, won, lost, declined"
     )
+
+
+def test_the_verdict_is_remembered_per_version_of_the_data(tmp_path, monkeypatch):
+    from dashboard import check as checking
+    from tests.conftest import TINY
+    from tests.fixtures import write_dataset
+
+    data_dir = write_dataset(tmp_path / "extracts", TINY)
+    rows = [dict(r) for r in TINY["fees"]]
+    rows[0]["amount"] = None  # a required column left empty: one problem
+    write_dataset(data_dir, {**TINY, "fees": rows})
+    first = checking.check_remembered(data_dir)
+    assert [(p.file, p.column) for p in first] == [("fees.parquet", "amount")]
+
+    calls = []
+    monkeypatch.setattr(checking, "check", lambda *a, **k: calls.append(a) or [])
+    assert checking.check_remembered(data_dir) == first  # remembered: not checked again
+    assert calls == []
+
+    write_dataset(data_dir, TINY)  # the data changes: checked again, the old verdict goes
+    assert checking.check_remembered(data_dir) == []
+    assert len(calls) == 1
+    verdicts = list(checking.cache_root(data_dir.resolve()).glob("check-*.json"))
+    assert len(verdicts) == 1
