@@ -10,7 +10,7 @@ import streamlit as st
 # `streamlit run` puts this file's folder, not the project, on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard import state
+from dashboard import auth, errors, state
 
 # Not "pages/": Streamlit treats a pages/ folder beside the entry script as a
 # legacy multipage app and then skips this script (no sidebar) on deep links.
@@ -33,6 +33,16 @@ profile = st.Page(PAGES / "profile.py", title="Referrer profile", icon=":materia
 pipeline = st.Page(PAGES / "pipeline.py", title="Development pipeline", icon=":material/stairs:", url_path="pipeline")
 kpis = st.Page(PAGES / "kpis.py", title="KPIs and closing the loop", icon=":material/flag:", url_path="kpis")
 board_pack = st.Page(PAGES / "board_pack.py", title="Board pack", icon=":material/picture_as_pdf:", url_path="board-pack")
+users = st.Page(PAGES / "users.py", title="Users and roles", icon=":material/manage_accounts:", url_path="users")
+
+# Sign-in (dashboard/auth.py): with [auth] in secrets.toml nobody sees anything but the sign-in
+# screen until signed in; without it the app runs in local mode (single user, no sign-in).
+if auth.needs_sign_in():
+    st.navigation([overview, data, import_data, concentration, drift, flows, relationships, tiering, matrix,
+                   attribution, ror, profile, pipeline, kpis, board_pack, users], position="hidden")
+    auth.sign_in_screen()
+    st.stop()
+who = state.identity()
 
 # The window and filters are shared by every page. Broken data gets none:
 # only the Data and Import pages can be used until it is fixed.
@@ -43,15 +53,20 @@ if "referrer" in st.query_params:
 problems = state.problems()
 if not problems:
     state.sidebar()
+else:
+    with st.sidebar:
+        auth.sidebar_box(who)
 
 navigation = st.navigation(expanded=True, pages={
     "Portfolio review": [overview, concentration, drift, tiering, matrix],
     "Relationships": [flows, relationships, attribution, ror, profile, pipeline],
     "Board": [kpis, board_pack],
     "Data": [data, import_data],
+    # admins give roles; in local mode the page explains that roles need sign-in
+    **({"Admin": [users]} if who.mode == auth.LOCAL or who.role == "admin" else {}),
 })
 
-if problems and navigation.url_path not in ("data", "import"):  # importing fixes broken data
+if problems and navigation.url_path not in ("data", "import", "users"):  # importing fixes broken data
     st.title(navigation.title)
     st.error(
         f"The data in `{state.dataset().data_dir}` fails the contract check "
@@ -60,4 +75,6 @@ if problems and navigation.url_path not in ("data", "import"):  # importing fixe
     st.page_link(data, label="See the check report on the Data page", icon=":material/dataset:")
     st.stop()
 
-navigation.run()
+# a failing page shows a short message with a reference; the traceback goes to the server log
+with errors.friendly_errors(navigation.url_path or "overview"):
+    navigation.run()

@@ -6,6 +6,7 @@ import argparse
 import os
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 from dashboard import __version__
@@ -47,21 +48,69 @@ def _parse_params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
+# Paths and URLs typed by the user (option -> how a message names it), checked before use.
+_PATH_OPTIONS = {"data": "--data", "state": "--state", "out": "--out", "source": "SOURCE", "mapping": "--mapping"}
+NAME_MAX, PATH_MAX = 255, 4096  # bytes, as Linux and macOS file systems allow
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse a path no file system accepts (a NUL byte, a name over 255 bytes) and a --state URL
+    that cannot work, with one line, before anything is read or written."""
+    for attr, option in _PATH_OPTIONS.items():
+        value = getattr(args, attr, None)
+        if not isinstance(value, str):
+            continue
+        if "\0" in value:
+            raise UsageError(f"{option} contains a NUL character, which no path can hold")
+        if attr == "state" and "://" in value:
+            _check_state_url(value)
+            continue
+        if len(value.encode("utf-8", "surrogateescape")) > PATH_MAX or any(
+                len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in Path(value).parts):
+            raise UsageError(f"{option} is too long for a path (at most {NAME_MAX} bytes a name, "
+                             f"{PATH_MAX} in all)")
+
+
+def _check_state_url(url: str) -> None:
+    """A --state URL SQLAlchemy can parse, for a database whose driver is installed (password hidden)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise UsageError("--state is not a database URL SQLAlchemy can read "
+                         "(e.g. postgresql+psycopg://user@host/refport)") from None
+    from dashboard.store import shown_url
+
+    shown = shown_url(parsed)
+    try:
+        parsed.get_dialect().import_dbapi()
+    except NoSuchModuleError:
+        raise UsageError(f"--state {shown}: unknown database type {parsed.drivername!r}") from None
+    except ImportError as error:
+        raise UsageError(f"--state {shown}: its database driver is not installed ({error.name})") from None
+
+
 def _open_checked(data: str | None):
     """Open a data directory, refusing one the contract check finds broken."""
-    from dashboard.check import check
+    from dashboard.check import check_remembered
+    from dashboard.contract import TABLES
     from dashboard.data import open_dataset, resolve_data_dir
 
     path = resolve_data_dir(data)
     if not path.is_dir():
         raise UsageError(f"data directory {path} does not exist")
-    problems = check(path)
+    if not any((path / table.file_name).exists() for table in TABLES.values()):
+        raise UsageError(f"{path} is not a refport data directory: it holds none of the contract's "
+                         "files (referrals.parquet, fees.parquet, ...)")
+    problems = check_remembered(path)  # checked once per version of the data, then remembered
     if problems:
         lines = "\n".join(str(p) for p in problems[:20])
         more = f"\n... {len(problems) - 20} more" if len(problems) > 20 else ""
         raise DataProblems(f"{path}: the data fails the contract check "
                            f"(`refport check` lists every problem):\n{lines}{more}")
-    return open_dataset(path)
+    return open_dataset(path, progress=lambda message: print(message, file=sys.stderr, flush=True))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -190,6 +239,8 @@ def cmd_import(args: argparse.Namespace) -> int:
                        args.suggest_mapping, args.sheet)
     except ImportUsageError as error:
         raise UsageError(str(error)) from None
+    except OSError as error:  # e.g. --out where this user cannot write
+        raise UsageError(f"cannot import: {error.strerror or error} ({error.filename})") from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -201,6 +252,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         fmt = pack.format_for(args.out)
     except pack.PackFormatError as error:
         raise UsageError(str(error)) from None
+    out = Path(args.out)
+    if not out.name or out.name in (".", "..") or args.out.endswith(("/", os.sep)) or out.is_dir():
+        raise UsageError(f"--out {args.out} is a folder; name the pack's file, e.g. {out / 'board-pack.pdf'}")
     models = sections.model_choices()
     model = args.model or sections.default_model()
     if args.model and models and args.model not in models:
@@ -216,11 +270,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         store_label=sections.store_label(url),
         progress=None if args.quiet else lambda _done, step: print(f"refport: {step}", file=sys.stderr),
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    content = pack.render(built, fmt)
     partial = out.with_name(f".{out.name}.partial")
-    partial.write_bytes(pack.render(built, fmt))
-    partial.replace(out)  # a reader never sees half a pack
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(content)
+        partial.replace(out)  # a reader never sees half a pack
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {out}: {error.strerror or error}") from None
     print(f"{out}: {fmt.upper()} board pack, {built.period}, {len(built.sections)} sections, "
           f"data {built.provenance.content_hash[:12]}")
     return 0
@@ -310,6 +368,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MESSAGE_MAX = 2000  # characters of an error message; a 100,000-character argument is cut
+
+
+def one_line(text: str) -> str:
+    """An error message as one safe line: control and invisible format characters the user typed
+    (newlines, NUL, right-to-left overrides) are shown as escapes, and very long text is cut."""
+    shown = "".join(
+        ch if unicodedata.category(ch) not in ("Cc", "Cf") else ascii(ch)[1:-1] for ch in text
+    )
+    if len(shown) > MESSAGE_MAX:
+        cut = len(shown) - MESSAGE_MAX
+        shown = f"{shown[:MESSAGE_MAX - 300]} … [{cut:,} characters cut] … {shown[-300:]}"
+    return shown
+
+
 def main(argv: list[str] | None = None) -> int:
     from dashboard.registry import QueryError
     from dashboard.window import WindowError
@@ -318,15 +391,23 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if getattr(args, "param", None):
             args.param = [p for group in args.param for p in group]
+        _check_paths(args)
         return args.func(args)
     except (UsageError, QueryError, WindowError) as error:
-        print(f"refport: {error}".replace("refport: refport", "refport"), file=sys.stderr)
+        print(one_line(f"refport: {error}".replace("refport: refport", "refport")), file=sys.stderr)
         return EXIT_USAGE
     except DataProblems as error:
         print(error, file=sys.stderr)
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        from dashboard.store import StoreError
+
+        if isinstance(error, StoreError):  # --state names something that is not a usable store
+            print(one_line(f"refport: {error}"), file=sys.stderr)
+            return EXIT_PROBLEMS
+        raise
 
 
 if __name__ == "__main__":

@@ -29,8 +29,10 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     primary_key: str | None = None
-    # Rows are named by this column in messages; tables without a primary key
+    # Rows are named by the primary key in messages; tables without one
     # fall back to the row number.
+    # Files are written in this order (the generator, the importer), so that a
+    # query's window skips whole Parquet row groups by their date range.
     sort_by: tuple[str, ...] = field(default=())
 
     @property
@@ -124,6 +126,7 @@ TABLES: dict[str, Table] = {
                 _c("closed_on", DATE, True),
             ),
             primary_key="referral_id",
+            sort_by=("referred_on", "referral_id"),
         ),
         Table(
             "matters",
@@ -136,6 +139,7 @@ TABLES: dict[str, Table] = {
                 _c("referral_id", VARCHAR, True, references=("referrals", "referral_id")),
             ),
             primary_key="matter_id",
+            sort_by=("opened_on", "matter_id"),
         ),
         Table(
             "fees",
@@ -144,6 +148,7 @@ TABLES: dict[str, Table] = {
                 _c("billed_on", DATE),
                 _c("amount", DOUBLE),
             ),
+            sort_by=("billed_on", "matter_id"),
         ),
         Table(
             "activities",
@@ -158,6 +163,7 @@ TABLES: dict[str, Table] = {
                 _c("expense", DOUBLE),
             ),
             primary_key="activity_id",
+            sort_by=("occurred_on", "activity_id"),
         ),
         Table(
             "touchpoints",
@@ -169,6 +175,7 @@ TABLES: dict[str, Table] = {
                 _c("referrer_id", VARCHAR, True, references=("referrers", "referrer_id")),
             ),
             primary_key="touchpoint_id",
+            sort_by=("touched_at", "touchpoint_id"),
         ),
         Table(
             "work_type_targets",

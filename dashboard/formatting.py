@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 from dashboard.settings import SETTINGS
 
@@ -58,3 +59,17 @@ def ratio(value: object) -> str:
     if _missing(value):
         return "—"
     return f"{float(value):,.1f}×"  # type: ignore[arg-type]
+
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+
+
+def plain(text: object, limit: int | None = None) -> str:
+    """Someone's text (a name, a plan's partner, a URL parameter) for a Markdown message, shown as typed:
+    every ASCII punctuation character is backslash-escaped, so links, emphasis, headings, LaTeX, icons
+    or colours in it are not rendered (nor are bare URLs turned into links), line breaks and control
+    characters become spaces, and it is cut to ``limit`` characters."""
+    shown = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    if limit is not None and len(shown) > limit:
+        shown = shown[:limit - 1] + "…"
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", shown)

@@ -794,7 +794,8 @@ def _write(result: ImportResult, out: Path) -> None:
     if result.accepted == 0:
         return
     target = out / table.file_name
-    _atomic_write(target, lambda p: pq.write_table(result.data, p))
+    data = result.data.sort_by([(column, "ascending") for column in table.sort_by]) if table.sort_by else result.data
+    _atomic_write(target, lambda p: pq.write_table(data, p))
     result.written = target
 
 
@@ -802,7 +803,44 @@ def _write(result: ImportResult, out: Path) -> None:
 # Uploads (the Import page)
 # --------------------------------------------------------------------------- #
 
-MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # the same limit as .streamlit/config.toml server.maxUploadSize
+IMPORT_ROOT_ENV = "REFPORT_IMPORT_ROOT"
+
+
+def import_root(data_dir: Path) -> Path:
+    """The folder the Import page may write under: $REFPORT_IMPORT_ROOT, else the folder holding the
+    data directory on screen (so data/sample's siblings, such as data/imported)."""
+    configured = os.environ.get(IMPORT_ROOT_ENV, "").strip()
+    return (Path(configured).expanduser() if configured else Path(data_dir).parent).resolve()
+
+
+def web_target(text: str, data_dir: Path) -> Path:
+    """The data directory the Import page writes into, from the folder a user typed.
+
+    A web user must not make the server write wherever it may (another firm's data, a system folder):
+    the folder has to be inside :func:`import_root`, after ``..`` and symbolic links are resolved.
+    A relative folder is taken from that root. `refport import --out` has no such limit.
+    """
+    root = import_root(data_dir)
+    raw = str(text).strip()
+    if not raw:
+        raise ImportUsageError(f"Give the folder to import into, e.g. {root / 'imported'}.")
+    if any(not ch.isprintable() for ch in raw):
+        raise ImportUsageError("The folder's name holds a control character (a line break, NUL, ...); "
+                               "type it again.")
+    try:
+        path = Path(raw).expanduser()  # "~someone" with no such user: RuntimeError
+        resolved = (path if path.is_absolute() else root / path).resolve()
+    except (OSError, RuntimeError, ValueError):
+        resolved = None
+    if resolved is None or len(str(resolved).encode()) > 4096 or any(
+            len(part.encode()) > 255 for part in resolved.parts):
+        raise ImportUsageError("That folder name is not a usable path; type a shorter one.")
+    if resolved != root and root not in resolved.parents:
+        raise ImportUsageError(
+            f"The app imports only into folders inside {root}. Choose one there (e.g. {root / 'imported'}), "
+            f"use `refport import --out DIR` on the server, or ask the administrator to set {IMPORT_ROOT_ENV}.")
+    return resolved
 
 
 def check_upload(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> str | None:

@@ -41,6 +41,7 @@ from dashboard.window import Filters, Window
 QUERIES_DIR = PROJECT_ROOT / "queries"
 MACROS_FILE = QUERIES_DIR / "_shared" / "filters.sql"  # first; then the other _shared/*.sql
 WINDOW_PARAMS = ("start", "end")
+INT_PARAM_LIMIT = 1_000_000  # an int parameter's largest size (days, months, rows)
 
 _HEADER = re.compile(r"^--\s*(name|purpose|grain|param):\s*(.*)$")
 _PARAM = re.compile(r"^(\w+)\s+(\w+)(?:\(([^)]*)\))?\s*=\s*(.*)$")
@@ -62,7 +63,7 @@ class Param:
         text = str(value).strip()
         try:
             if self.type == "int":
-                return int(text)
+                number = int(text)
             if self.type == "float":
                 return float(text)
         except ValueError:
@@ -70,6 +71,12 @@ class Param:
                 f"parameter {self.name} of {query} must be a{'n integer' if self.type == 'int' else ' number'}, "
                 f"got {text!r}"
             ) from None
+        if self.type == "int":
+            # beyond this DuckDB's date and range arithmetic overflows (a binder or out-of-range error)
+            if abs(number) > INT_PARAM_LIMIT:
+                raise QueryError(f"parameter {self.name} of {query} must be between "
+                                 f"-{INT_PARAM_LIMIT:,} and {INT_PARAM_LIMIT:,}, got {text!r}")
+            return number
         if self.choices and text not in self.choices:
             raise QueryError(
                 f"parameter {self.name} of {query} must be one of {', '.join(self.choices)}, got {text!r}"

@@ -13,10 +13,10 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import levels, registry
+from dashboard import auth, facts, levels, registry
 from dashboard import store as edits
-from dashboard.check import Problem, check
-from dashboard.data import Dataset, shared_dataset
+from dashboard.check import Problem, check_remembered
+from dashboard.data import Dataset, fingerprint, resolve_data_dir, shared_dataset
 from dashboard.window import Filters, Window, WindowError, default_start
 
 # The date pickers' range: any plausible history, not Streamlit's ten years.
@@ -32,12 +32,18 @@ FILTER_LABELS = {
 
 
 def dataset() -> Dataset:
-    return shared_dataset(os.environ.get("REFPORT_DATA"))
+    path = resolve_data_dir(os.environ.get("REFPORT_DATA"))
+    if path.is_dir() and facts.facts_dir_if_built(path, fingerprint(path)) is None:
+        # once per version of the data: about a second at 100,000 referrals, a minute or two at 10 million
+        with st.spinner("Preparing this data for analysis (once per version of the data: referrals, "
+                        "matters and fees are joined and stored beside it)…", show_time=True):
+            return shared_dataset(path)
+    return shared_dataset(path)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, show_spinner="Checking the data against the contract (once per version of the data)…")
 def _problems(data_dir: str, fingerprint: str) -> list[Problem]:
-    return check(data_dir)
+    return check_remembered(data_dir)
 
 
 def problems() -> list[Problem]:
@@ -52,14 +58,36 @@ def _run(fingerprint: str, name: str, window: Window, filters: Filters,
     return registry.run(name, dataset(), window, filters, dict(params), extra_tables=tables)
 
 
+def forget_query_results() -> None:
+    """Drop every cached query result (the benchmark's first renders)."""
+    _run.clear()
+
+
 def state_url() -> str:
     """Where edits are kept: REFPORT_STATE (`refport run --state`), else beside the data directory."""
     return edits.state_url(None, dataset().data_dir)
 
 
-def edit_store() -> edits.Store:
-    """The edit store for the data on screen (created and migrated on first use)."""
+def _store() -> edits.Store:
     return edits.shared_store(state_url())
+
+
+def identity() -> auth.Identity:
+    """Who is using the app, read afresh on every call: the sign-in (st.user) and their role from the
+    store; in local mode the name typed in "Editing as" (dashboard/auth.py)."""
+    return auth.current_identity(_store, st.session_state.get("editor_name"))
+
+
+def edit_store() -> auth.GuardedStore:
+    """The edit store for the data on screen (created and migrated on first use), as pages may use it:
+    every write checks the role of the person using the app at that moment and records who it was."""
+    return auth.GuardedStore(_store(), identity)
+
+
+def can_edit(action: str, show: bool = True) -> bool:
+    """Whether this person may make this kind of change (auth.NEEDS); when not, a read-only notice says
+    why. Pages disable their edit widgets with it; the guard refuses the write regardless."""
+    return auth.can_edit(identity(), action, show)
 
 
 def programme() -> levels.Programme:
@@ -86,18 +114,9 @@ def query(name: str, params: dict[str, object] | None = None,
 
 
 def editor_name() -> str:
-    """Who is editing: the signed-in user's name once sign-in exists, else the sidebar's
-    "Editing as" box ("" when nobody has said)."""
-    user = _signed_in_user()
-    return user or str(st.session_state.get("editor_name") or "").strip()
-
-
-def _signed_in_user() -> str:
-    """The signed-in user's name (st.login), or "" when sign-in is not configured or nobody is in."""
-    user = st.user
-    if user.get("is_logged_in"):
-        return str(user.get("name") or user.get("email") or "").strip()
-    return ""
+    """Who is editing, as the audit trail records it: the signed-in e-mail in sign-in mode, else the
+    sidebar's "Editing as" box ("" when nobody has said)."""
+    return identity().by
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -112,11 +131,13 @@ def _filter_options(fingerprint: str) -> dict[str, list[str]]:
 
 
 def _url_date(key: str) -> date | None:
+    """?start= / ?end= as a date the pickers accept; anything else in the URL is ignored."""
     text = st.query_params.get(key)
     try:
-        return date.fromisoformat(text) if text else None
+        day = date.fromisoformat(text) if text else None
     except ValueError:
         return None
+    return day if day is not None and EARLIEST <= day <= LATEST else None
 
 
 def sidebar() -> None:
@@ -126,7 +147,7 @@ def sidebar() -> None:
     if "window_end" not in st.session_state:
         end = _url_date("end") or data_end
         st.session_state["window_end"] = end
-        st.session_state["window_start"] = _url_date("start") or default_start(end)
+        st.session_state["window_start"] = _url_date("start") or max(default_start(end), EARLIEST)
         for dim in FILTER_LABELS:
             st.session_state[f"filter_{dim}"] = st.query_params.get_all(dim)
 
@@ -148,14 +169,7 @@ def sidebar() -> None:
         if st.session_state["window_start"] > st.session_state["window_end"]:
             st.error("The window's start is after its end: the default 24-month window is shown.")
         st.caption(f"Data: `{ds.data_dir.name}` · up to {data_end:%d %b %Y}")
-        st.markdown("### Editing as")
-        user = _signed_in_user()
-        if user:
-            st.caption(f"Signed in as **{user}**; your saved changes carry this name.")
-        else:
-            st.text_input("Editing as", key="editor_name", placeholder="Your name",
-                          label_visibility="collapsed",
-                          help="Recorded with every change you save (programme levels, targets).")
+        auth.sidebar_box(identity())
     _write_url()
 
 

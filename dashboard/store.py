@@ -68,6 +68,10 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("implementation", "Implementation"),
 )
 KPI_SCOPES = ("firm", "level", "team", "referrer_type", "referrer")
+# Who may change what once sign-in is configured (dashboard/auth.py): viewers read, editors change the
+# board's edits and import data, admins also give roles.
+ROLES = ("viewer", "editor", "admin")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 class StoreConflict(Exception):
@@ -101,6 +105,19 @@ def state_url(state: str | Path | None = None, data_dir: str | Path | None = Non
     if "://" in value:
         return value
     return "sqlite:///" + str(Path(value).expanduser().resolve())
+
+
+_SECRET_QUERY_KEYS = {"password", "passwd", "pwd", "secret", "token", "sslpassword", "access_token"}
+
+
+def shown_url(url: str | sa.URL) -> str:
+    """A store URL fit to show on a page or in a log: the password masked, in ``user:password@`` and in
+    query parameters such as ``?password=`` (which SQLAlchemy's own masking leaves)."""
+    parsed = sa.engine.make_url(url) if isinstance(url, str) else url
+    secret = [key for key in parsed.query if key.lower() in _SECRET_QUERY_KEYS]
+    if secret:
+        parsed = parsed.update_query_dict({key: "hidden" for key in secret})
+    return parsed.render_as_string(hide_password=True)
 
 
 # --- schema (as the migrations create it; for typed reads and writes) ---------------------
@@ -275,6 +292,41 @@ loop_closed_current = sa.Table(
     sa.Column("version", sa.Integer),
 )
 
+role_history = sa.Table(
+    "role_history", _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("role", sa.String(10), nullable=False),
+    sa.Column("changed_by", sa.String(200), nullable=False),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+roles_current = sa.Table(
+    "roles_current", _meta,
+    sa.Column("email", sa.String(200)),
+    sa.Column("role", sa.String(10)),
+    sa.Column("version", sa.Integer),
+    sa.Column("changed_by", sa.String(200)),
+    sa.Column("changed_at", sa.DateTime),
+    sa.Column("reason", sa.Text),
+)
+
+import_log = sa.Table(
+    "import_log", _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(60), nullable=False),
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("rows_read", sa.Integer, nullable=False),
+    sa.Column("accepted", sa.Integer, nullable=False),
+    sa.Column("quarantined", sa.Integer, nullable=False),
+    sa.Column("skipped", sa.Integer, nullable=False),
+    sa.Column("changed_by", sa.String(200), nullable=False),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+)
+
 # Column types of the frames the store returns (pandas) and hands to DuckDB (Arrow).
 _TIER_CURRENT = pa.schema([
     ("referrer_id", pa.string()), ("assigned_level", pa.int64()), ("assigned_by", pa.string()),
@@ -334,6 +386,19 @@ _LOOP_CURRENT = pa.schema([
 _LOOP_HISTORY = pa.schema([
     ("referral_id", pa.string()), ("version", pa.int64()), ("told_on", pa.date32()), ("note", pa.string()),
     ("changed_by", pa.string()), ("changed_at", pa.timestamp("us")),
+])
+_ROLE_CURRENT = pa.schema([
+    ("email", pa.string()), ("role", pa.string()), ("version", pa.int64()), ("changed_by", pa.string()),
+    ("changed_at", pa.timestamp("us")), ("reason", pa.string()),
+])
+_ROLE_HISTORY = pa.schema([
+    ("email", pa.string()), ("version", pa.int64()), ("role", pa.string()), ("changed_by", pa.string()),
+    ("changed_at", pa.timestamp("us")), ("reason", pa.string()),
+])
+_IMPORTS = pa.schema([
+    ("changed_at", pa.timestamp("us")), ("changed_by", pa.string()), ("table_name", pa.string()),
+    ("file_name", pa.string()), ("target", pa.string()), ("rows_read", pa.int64()), ("accepted", pa.int64()),
+    ("quarantined", pa.int64()), ("skipped", pa.int64()),
 ])
 
 
@@ -487,6 +552,23 @@ def stage_label(stage: object) -> str:
         if stage == key:
             return f"{order} · {label}"
     return "Not in the pipeline"
+
+
+def check_email(email: object) -> str:
+    """An e-mail address as roles are keyed: stripped and lower-case; a ValueError says what is wrong."""
+    value = _required(email, "an e-mail address", "give the person's sign-in e-mail, e.g. ann@firm.com").lower()
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{value!r} is not an e-mail address (name@domain, no spaces)")
+    if len(value) > 200:
+        raise ValueError(f"the e-mail address is too long ({len(value)} characters; at most 200)")
+    return value
+
+
+def check_role(role: object) -> str:
+    value = _text(role)
+    if value is None or value.lower() not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    return value.lower()
 
 
 def check_stage(stage: object) -> str | None:
@@ -783,6 +865,7 @@ _MIX_CHAIN = _Chain(target_mix_history, "effective_from", "the target mix from {
 _PLAN_CHAIN = _Chain(plan_history, "referrer_id", "the plan for {key}", plan_step_history, "plan_id")
 _KPI_CHAIN = _Chain(kpi_history, "kpi_id", "KPI {key}")
 _LOOP_CHAIN = _Chain(loop_closed_history, "referral_id", "the “told on” mark of referral {key}")
+_ROLE_CHAIN = _Chain(role_history, "email", "the role of {key}")
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:
@@ -831,7 +914,7 @@ class Store:
 
     @property
     def display_url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        return shown_url(self.engine.url)
 
     @property
     def path(self) -> Path | None:
@@ -1367,6 +1450,69 @@ class Store:
         """Every "told on" mark saved, oldest first per referral."""
         return self._chain_history(_LOOP_CHAIN, _LOOP_HISTORY,
                                    None if referral_id is None else str(referral_id).strip())
+
+    # --- roles (dashboard/auth.py reads them when sign-in is configured) ----------------------------
+
+    def set_role(self, email: str, role: str, by: str, reason: str,
+                 expected_version: int | None = None) -> int | None:
+        """Give one person (by sign-in e-mail) a role: viewer, editor or admin; refused with StoreConflict
+        when ``expected_version`` (0: never given one) is not current. Returns the new version, or None
+        when the person already has that role (nothing is recorded)."""
+        by, reason = _by(by), _reason(reason)
+        key, value = check_email(email), check_role(role)
+
+        def build(before: dict | None, connection: Connection):
+            if before is not None and before["role"] == value:
+                return None
+            return {"role": value, "reason": reason}, []
+
+        saved = self._append(_ROLE_CHAIN, [_Change(key, expected_version, build)], by)
+        return saved[0][1] if saved else None
+
+    def role_of(self, email: object) -> str | None:
+        """The role given to this e-mail in the store, or None when it was never given one."""
+        try:
+            key = check_email(email)
+        except ValueError:
+            return None
+        c = roles_current
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(c.c.role).where(c.c.email == key)).scalar()
+
+    def role_version(self, email: str) -> int:
+        return self._chain_version(_ROLE_CHAIN, check_email(email))
+
+    def roles(self) -> pd.DataFrame:
+        """One row per e-mail ever given a role: email, role, version, changed_by, changed_at (UTC), reason."""
+        c = roles_current
+        with self.engine.connect() as connection:
+            rows = [dict(r._mapping) for r in connection.execute(sa.select(c).order_by(c.c.email))]
+        return _frame(rows, _ROLE_CURRENT)
+
+    def role_history(self, email: str | None = None) -> pd.DataFrame:
+        """Every role change, oldest first per e-mail: email, version, role, changed_by, changed_at, reason."""
+        return self._chain_history(_ROLE_CHAIN, _ROLE_HISTORY, None if email is None else check_email(email))
+
+    # --- the import log ----------------------------------------------------------------------------
+
+    def record_import(self, *, table: str, file_name: str, target: str, rows_read: int, accepted: int,
+                      quarantined: int, skipped: int, by: str) -> None:
+        """Keep who imported which file into which table and directory (the app's Import page)."""
+        by = _by(by)
+        with self._writer.begin() as connection:
+            connection.execute(import_log.insert().values(
+                table_name=_required(table, "a table", "name the contract table"), file_name=str(file_name or ""),
+                target=str(target), rows_read=int(rows_read), accepted=int(accepted),
+                quarantined=int(quarantined), skipped=int(skipped), changed_by=by, changed_at=_utc_now()))
+
+    def imports(self) -> pd.DataFrame:
+        """Every import recorded, newest first: changed_at, changed_by, table_name, file_name, target,
+        rows_read, accepted, quarantined, skipped."""
+        t = import_log
+        with self.engine.connect() as connection:
+            rows = [dict(r._mapping) for r in connection.execute(
+                sa.select(*(t.c[n] for n in _IMPORTS.names)).order_by(t.c.id.desc()))]
+        return _frame(rows, _IMPORTS)
 
     # --- for queries and caches ----------------------------------------------------------
 

@@ -25,11 +25,19 @@ def default_start(end: date) -> date:
     return months_before(end, 24) + timedelta(days=1)
 
 
+# The dates a user may ask for: any plausible history and plan. Outside them the window arithmetic
+# (24 months back, quarters, 12-month budgets) would leave the calendar (year 0 or 10000).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def parse_date(text: str, what: str = "date") -> date:
     try:
-        return date.fromisoformat(str(text).strip())
+        day = date.fromisoformat(str(text).strip())
     except ValueError:
         raise WindowError(f"bad {what} {text!r}: expected YYYY-MM-DD, e.g. 2026-06-30") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise WindowError(f"bad {what} {text!r}: give a date from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ PAGES = {
     "board-pack": "Board pack",
     "data": "Completeness score",
     "import": "Import an export",
+    "users": "Roles apply once sign-in is configured",  # local mode: the page explains roles
 }
 # page file stem → url path, where they differ
 URL_PATHS = {"overview": "", "board_pack": "board-pack", "import_data": "import"}

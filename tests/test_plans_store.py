@@ -42,7 +42,7 @@ def kpi_fields(**changes):
 
 def test_the_migrations_add_plans_kpis_and_loop_marks(store, tmp_path):
     with sqlite3.connect(tmp_path / "state.db") as raw:
-        assert raw.execute("select version_num from alembic_version").fetchone()[0] == "0005"
+        assert raw.execute("select version_num from alembic_version").fetchone()[0] == "0006"
         names = {r[0] for r in raw.execute("select name from sqlite_master where type in ('table', 'view')")}
     assert {"plan_history", "plan_step_history", "plans_current", "plan_steps_current", "kpi_history",
             "kpis_current", "loop_closed_history", "loop_closed_current"} <= names

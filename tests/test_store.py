@@ -66,7 +66,7 @@ def test_sample_state_file_is_git_ignored():
 def test_open_creates_the_schema_by_migration_in_wal_mode(store, tmp_path):
     with sqlite3.connect(tmp_path / "state.db") as raw:
         assert raw.execute("pragma journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("select version_num from alembic_version").fetchone()[0] == "0005"
+        assert raw.execute("select version_num from alembic_version").fetchone()[0] == "0006"
         tables = {r[0] for r in raw.execute("select name from sqlite_master where type in ('table', 'view')")}
     assert {"tier_assignment_history", "tier_assignments_current", "target_mix_history",
             "target_mix_share_history", "target_mix_current", "alembic_version"} <= tables
@@ -104,7 +104,7 @@ def test_an_older_store_is_upgraded_when_opened(tmp_path):
     assert upgraded.current()["assigned_level"].tolist() == [3]
     assert upgraded.target_mix().empty
     with sqlite3.connect(path) as raw:
-        assert raw.execute("select version_num from alembic_version").fetchone()[0] == "0005"
+        assert raw.execute("select version_num from alembic_version").fetchone()[0] == "0006"
 
 
 def test_history_is_append_only_even_outside_the_app(store, tmp_path):

@@ -222,11 +222,9 @@ def runner_for(dataset, filters: Filters, extra_tables: dict | None = None) -> R
 
 def store_label(url: str) -> str:
     """The edit store the pack read (password hidden) and its revision, for the last page."""
-    from sqlalchemy.engine import make_url
-
     from dashboard import store
 
-    shown = make_url(url).render_as_string(hide_password=True)
+    shown = store.shown_url(url)
     revision = store.revision_at(url)
     if not any(revision):
         return f"{shown} (no edits saved)"

@@ -125,6 +125,7 @@ if MIX_FLASH in st.session_state:
     st.success(st.session_state.pop(MIX_FLASH), icon=":material/check_circle:")
 
 with st.expander("Edit the target mix", icon=":material/edit:"):
+    editable = state.can_edit("target_mix")  # viewers: read-only, and the store refuses their saves anyway
     known = sorted(targets["effective_from"].unique(), reverse=True) if not targets.empty else []
     picked = st.selectbox("Mix effective from", ["a new date", *known], key="mix_pick",
                           format_func=lambda d: d if isinstance(d, str) else f"{d:%d %b %Y}")
@@ -140,7 +141,8 @@ with st.expander("Edit the target mix", icon=":material/edit:"):
     st.session_state.setdefault(version_key, store.target_mix_version(day))
     edited = st.data_editor(
         start_from[["work_type", "target_share"]].reset_index(drop=True),
-        num_rows="dynamic", hide_index=True, width="stretch", key=f"mix_editor_{day}",
+        num_rows="dynamic" if editable else "fixed", hide_index=True, width="stretch", key=f"mix_editor_{day}",
+        disabled=not editable,
         column_config={
             "work_type": st.column_config.TextColumn("Work type", required=True),
             "target_share": st.column_config.NumberColumn(
@@ -150,8 +152,9 @@ with st.expander("Edit the target mix", icon=":material/edit:"):
     )
     st.caption(f"Shares entered: {edited['target_share'].fillna(0).sum():.4f} of 1.0000 "
                "(they must sum to 1 per date).")
-    reason = st.text_input("Reason", key="mix_reason", placeholder="e.g. strategy day: grow insolvency work")
-    if st.button("Save the mix", type="primary", key="mix_save"):
+    reason = st.text_input("Reason", key="mix_reason", placeholder="e.g. strategy day: grow insolvency work",
+                           disabled=not editable)
+    if st.button("Save the mix", type="primary", key="mix_save", disabled=not editable):
         who = state.editor_name()
         if not who:
             st.error("Type your name in \"Editing as\" in the sidebar first: every change records who made it.")

@@ -5,7 +5,6 @@ same steps as `refport import` (docs/import.md), with the same code.
 """
 
 import hashlib
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -29,8 +28,20 @@ st.markdown(
     "nothing is guessed."
 )
 
+imports = state.edit_store().imports()
+if not imports.empty:
+    with st.expander(f"Imports made in the app ({len(imports):,})"):
+        st.dataframe(pd.DataFrame({
+            "When (UTC)": imports["changed_at"].dt.strftime("%d %b %Y %H:%M"), "By": imports["changed_by"],
+            "Table": imports["table_name"], "File": imports["file_name"], "Into": imports["target"],
+            "Accepted": imports["accepted"], "Quarantined": imports["quarantined"],
+        }), hide_index=True, width="stretch")
+if not state.can_edit("import"):
+    st.stop()  # viewers import nothing; the guard refuses an import regardless
+
 uploaded = st.file_uploader(
     "Export file", type=[s.lstrip(".") for s in SUFFIXES], key="import_uploader",
+    max_upload_size=importer.MAX_UPLOAD_BYTES // (1024 * 1024),  # MB; the server checks it again
     help=f"CSV (.csv, .txt, .tsv) or Excel (.xlsx, .xlsm), up to "
          f"{importer.MAX_UPLOAD_BYTES // (1024 * 1024)} MB",
 )
@@ -73,7 +84,11 @@ target = right.text_input(
 if table is None:
     st.info(f"**{name}** ({len(data) / 1024:,.0f} KB) is ready. Choose the contract table it fills.")
     st.stop()
-target_dir = Path(target).expanduser()
+try:  # only inside the import root (importer.web_target): a web user cannot write anywhere else
+    target_dir = importer.web_target(target, loaded)
+except importer.ImportUsageError as err:
+    st.error(str(err))
+    st.stop()
 if target_dir.resolve() == loaded.resolve():
     st.warning("This replaces the table in the data shown on every page.", icon=":material/warning:")
 
@@ -115,8 +130,9 @@ def run(dry_run: bool) -> importer.ImportResult | None:
         bar.progress(fraction, text=f"{done:,} rows read")
 
     try:
-        result = importer.import_file(data, table, target_dir, mapping, dry_run=dry_run, sheet=sheet,
-                                      name=name, progress=progress)
+        # through the guard: a real import needs the editor role (checked now) and is logged with who
+        result = state.edit_store().import_file(data, table, target_dir, mapping, dry_run=dry_run, sheet=sheet,
+                                                name=name, progress=progress)
     except (importer.ImportUsageError, OSError) as err:
         bar.empty()
         st.error(str(err))

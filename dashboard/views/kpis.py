@@ -22,6 +22,7 @@ NAME_FIRST = "Type your name in “Editing as” in the sidebar first: every cha
 programme = state.programme()
 currency = SETTINGS.currency
 store = state.edit_store()
+editable = state.can_edit("kpi", show=False)  # the same role changes KPIs and "told on" marks
 
 st.title("SMART KPIs and closing the loop")
 st.caption(state.context_caption() + " · KPIs are measured on their own scope; the sidebar filters do not "
@@ -33,6 +34,8 @@ st.markdown(
     "is judged against the straight line from the baseline to the target; the **forecast** extends the line "
     "through the last four quarters' values to the deadline."
 )
+if not editable:
+    state.can_edit("kpi")  # the read-only notice; the store refuses a viewer's save anyway
 
 table = state.query("kpis")
 loop = state.query("loop_closed").iloc[0]
@@ -149,7 +152,7 @@ else:
                 st.session_state[FLASH] = f"Closed {kpi_id} with its final value {kpis.format_value(value, final['unit'])}."
 
             st.button(f"Close {closing}, keeping its final value {kpis.format_value(final['current'], final['unit'])}",
-                      key="kpis_close", on_click=_close,
+                      key="kpis_close", on_click=_close, disabled=not editable,
                       args=(closing, final["current"], final["as_of"], int(final["version"])))
 
     with st.expander("History of every KPI change"):
@@ -232,7 +235,7 @@ with st.container(border=True):
         for widget in ("kpi_name", "kpi_target", "kpi_deadline", "kpi_owner"):
             st.session_state[widget] = None if widget in ("kpi_target", "kpi_deadline") else ""
 
-    st.button("Create KPI", type="primary", key="kpi_create", on_click=_create)
+    st.button("Create KPI", type="primary", key="kpi_create", on_click=_create, disabled=not editable)
     who = state.editor_name()
     st.caption((f"Saving as **{who}**. " if who else "Type your name in “Editing as” in the sidebar to save. ")
                + "The baseline is measured when you create the KPI and kept; the form refuses a KPI without a "
@@ -272,7 +275,7 @@ else:
     }).set_axis(to_close["referral_id"].tolist())
     edited = st.data_editor(
         shown, key=editor_key, width="stretch", num_rows="fixed",
-        disabled=[c for c in shown.columns if c not in ("Told", "Told on")],
+        disabled=[c for c in shown.columns if c not in ("Told", "Told on")] if editable else True,
         column_config={
             "_index": st.column_config.TextColumn("Referral"),
             "Told": st.column_config.CheckboxColumn("Told ✎", help="tick when the referrer has been told"),
@@ -302,7 +305,8 @@ else:
         st.session_state[LOOP_GENERATION] += 1
 
     st.button(f"Record “told on” for {len(ticked)} referral(s)", key="kpis_loop_record", type="primary",
-              disabled=ticked.empty, on_click=_record, args=({r: d for r, d in ticked["Told on"].items()},))
+              disabled=ticked.empty or not editable, on_click=_record,
+              args=({r: d for r, d in ticked["Told on"].items()},))
     st.caption(f"Longest waiting first. {count(len(to_close))} referral(s) still to close; the marks are kept "
                "in the edit store with who recorded them and when.")
 if st.session_state.get(LOOP_ERROR):

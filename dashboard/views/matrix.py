@@ -183,6 +183,7 @@ def _assign() -> None:
 
 
 st.subheader("Assign a level to the selection")
+editable = state.can_edit("tier")  # viewers: read-only, and the store refuses their saves anyway
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH), icon=":material/check_circle:")
 pick_col, prune_col = st.columns([4, 1])
@@ -206,12 +207,13 @@ else:
     st.caption("Nothing selected: drag a box or lasso round bubbles in the chart, or pick referrers by name.")
 level_col, reason_col, button_col = st.columns([2, 4, 2])
 _keep("matrix_level", programme.labels()[0])
-level_col.selectbox("Level", programme.labels(), key="matrix_level", on_change=_remember, args=("matrix_level",))
+level_col.selectbox("Level", programme.labels(), key="matrix_level", on_change=_remember, args=("matrix_level",),
+                    disabled=not editable)
 _keep("matrix_reason", "")
 reason_col.text_input("Reason", key="matrix_reason", placeholder="e.g. matrix review: develop these",
-                      on_change=_remember, args=("matrix_reason",))
+                      on_change=_remember, args=("matrix_reason",), disabled=not editable)
 button_col.button(f"Assign to {len(selection)} selected", type="primary", on_click=_assign, key="matrix_assign",
-                  disabled=not selection, width="stretch")
+                  disabled=not selection or not editable, width="stretch")
 who = state.editor_name()
 st.caption((f"Saving as **{who}**" if who else "Type your name in “Editing as” in the sidebar to save")
            + "; each referrer's change is kept with its history on the Programme levels page.")

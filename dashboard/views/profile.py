@@ -14,7 +14,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from dashboard import charts, state
-from dashboard.formatting import count, money, money_short, ratio, share
+from dashboard.formatting import count, money, money_short, plain, ratio, share
 from dashboard.settings import SETTINGS
 from dashboard.store import STAGES, Plan, PlanStep, StoreConflict, stage_label
 
@@ -47,7 +47,8 @@ if wanted and wanted != st.session_state.get(WRITTEN):
     if wanted in names:
         st.session_state[PICK] = wanted
     else:
-        st.warning(f"There is no referrer {wanted!r} among the referrers the filters keep; showing another.")
+        st.warning(f"There is no referrer '{plain(wanted, 60)}' among the referrers the filters keep; "
+                   "showing another.")
     st.session_state[WRITTEN] = wanted
 if st.session_state.get(PICK) not in names:
     st.session_state[PICK] = ids[0]
@@ -71,14 +72,14 @@ store = state.edit_store()
 plan = store.plan(referrer_id)
 
 st.subheader(f"{row['name']} ({referrer_id})")
-assigned_text = (f"assigned **{programme.label(assigned)}** by {tier['assigned_by']} on "
+assigned_text = (f"assigned **{programme.label(assigned)}** by {plain(tier['assigned_by'])} on "
                  f"{tier['assigned_at']:%d %b %Y}" if assigned is not None
                  else "no level assigned by the board")
 st.markdown(
     f"{str(row['referrer_type']).capitalize()} · {assigned_text} · suggested "
     f"**{programme.label(suggested, missing='no level')}** · referral pattern **{pattern['pattern']}** · "
     f"stage **{stage_label(plan.stage)}**"
-    + (f" · relationship partner **{plan.partner}**" if plan.partner else "")
+    + (f" · relationship partner **{plain(plan.partner)}**" if plan.partner else "")  # typed: shown as text
 )
 
 tiles = st.columns(6)
@@ -130,6 +131,8 @@ with tab_plan:
         "implementation). Every save is kept with who made it and when; a save made from an older version "
         "than the one now saved is refused, never overwritten."
     )
+    editable = state.can_edit("plan")  # viewers: read-only, and the store refuses their saves anyway
+    locked = not editable
     seen: dict[str, int] = st.session_state.setdefault(SEEN, {})
     seen.setdefault(referrer_id, plan.version)
     generation = st.session_state.setdefault(GENERATION, 0)
@@ -148,19 +151,21 @@ with tab_plan:
     with st.form(f"{key}_form", border=True):
         left, right = st.columns(2)
         stage = left.selectbox("Stage in the strategic referral process", stage_keys, index=stage_keys.index(plan.stage),
-                       format_func=stage_label, key=f"{key}_stage",
+                       format_func=stage_label, key=f"{key}_stage", disabled=locked,
                        help="From “Strategic referrals”: connection (cultural and commercial fit), getting to "
                             "know each other, understanding the whys and why-nots, agreement, implementation.")
         partner = right.text_input("Relationship partner", value=plan.partner or "", key=f"{key}_partner",
+                         disabled=locked,
                          placeholder="The fee earner who owns the relationship",
                          help="Who knows them: " + (", ".join(f"{r.fee_earner} (strength {r.strength})"
                                                                for r in best.head(5).itertuples()) or "nobody yet"))
-        aims = st.text_area("Aims", value=plan.aims or "", key=f"{key}_aims", height=90,
+        aims = st.text_area("Aims", value=plan.aims or "", key=f"{key}_aims", height=90, disabled=locked,
                      placeholder="What the relationship should achieve, e.g. two corporate referrals a quarter")
         chosen = st.multiselect(
             f"Activities from the menu of {programme.label(level, missing='every level')}"
             + (" and the levels below" if level and level > 1 else ""),
             options, default=list(plan.activities), key=f"{key}_activities", placeholder="Choose activities",
+            disabled=locked,
         )
         st.markdown("**Next steps** (add a row for each; tick *Done* when it is done)")
         steps = pd.DataFrame({
@@ -171,8 +176,8 @@ with tab_plan:
             "Done": pd.Series([s.done for s in plan.steps], dtype="bool"),
         })
         edited_steps = st.data_editor(
-            steps, key=f"{key}_steps", num_rows="dynamic", hide_index=True, width="stretch",
-            disabled=["Step"],
+            steps, key=f"{key}_steps", num_rows="fixed" if locked else "dynamic", hide_index=True, width="stretch",
+            disabled=True if locked else ["Step"],
             column_config={
                 "Step": st.column_config.NumberColumn("No.", width="small", help="numbered when saved"),
                 "Next step": st.column_config.TextColumn(width="large", required=True),
@@ -181,11 +186,11 @@ with tab_plan:
                 "Done": st.column_config.CheckboxColumn(default=False),
             },
         )
-        notes = st.text_area("Notes", value=plan.notes or "", key=f"{key}_notes", height=90)
+        notes = st.text_area("Notes", value=plan.notes or "", key=f"{key}_notes", height=90, disabled=locked)
         saved_by = state.editor_name()
         st.caption(f"Saving as **{saved_by}**." if saved_by else "Type your name in “Editing as” in the sidebar "
                                                                "to save.")
-        submitted = st.form_submit_button("Save plan", type="primary", key=f"{key}_save")
+        submitted = st.form_submit_button("Save plan", type="primary", key=f"{key}_save", disabled=locked)
 
     def _blank(value: object) -> bool:
         return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) \
@@ -243,7 +248,7 @@ with tab_plan:
     open_steps = open_steps[open_steps["referrer_id"] == referrer_id]
     overdue = int(open_steps["overdue"].sum()) if len(open_steps) else 0
     st.caption(f"{count(len(open_steps))} open next step(s), {count(overdue)} overdue (due before today). "
-               f"Plan version {plan.version}" + (f", last saved by {plan.changed_by} on "
+               f"Plan version {plan.version}" + (f", last saved by {plain(plan.changed_by)} on "
                                                  f"{plan.changed_at:%d %b %Y %H:%M} UTC." if plan.version else
                                                  ": not saved yet."))
     history = store.plan_history(referrer_id)
@@ -281,11 +286,18 @@ with tab_pattern:
         st.info("No inbound referral from this referrer in the window. Widen the window in the sidebar.")
     else:
         dots = inbound[inbound["estimated_value"].notna()]
-        figure = go.Figure(go.Scatter(
-            x=dots["referred_on"], y=dots["estimated_value"], mode="markers",
-            marker={"size": 12, "color": [charts.ACCENT if s == "won" else charts.MUTED for s in dots["status"]]},
-            text=dots["status"], hovertemplate="%{x|%d %b %Y}: " + currency + " %{y:,.0f} (%{text})<extra></extra>",
-        ))
+        # one trace per colour, dates as datetime64: per-point colours, texts and date objects are
+        # validated one by one by plotly (seconds for a referrer with thousands of referrals)
+        figure = go.Figure([
+            go.Scatter(
+                x=pd.to_datetime(group["referred_on"]), y=group["estimated_value"].astype(float), mode="markers",
+                name=label, marker={"size": 12, "color": colour},
+                hovertemplate="%{x|%d %b %Y}: " + currency + " %{y:,.0f} (" + label + ")<extra></extra>",
+            )
+            for label, colour, group in (("won", charts.ACCENT, dots[dots["status"] == "won"]),
+                                         ("not won", charts.MUTED, dots[dots["status"] != "won"]))
+            if not group.empty
+        ])
         figure.update_yaxes(title_text=f"Estimated value ({currency})", tickformat=",.0f", rangemode="tozero")
         figure.update_xaxes(title_text="Referred on")
         st.plotly_chart(charts._layout(figure, f"Inbound referrals by date and estimated value ({currency}); "

@@ -34,6 +34,7 @@ st.markdown(
     "The **assigned level** is the board's decision: change it in the table, give a reason and save; "
     "every change keeps who made it, when and why."
 )
+editable = state.can_edit("tier")  # viewers: read-only, and the store refuses their saves anyway
 
 table = state.query("tiering")
 if table.empty:
@@ -159,7 +160,7 @@ else:
         width="stretch",
         height=min(36 * len(view) + 40, 560),
         num_rows="fixed",
-        disabled=[c for c in view.columns if c != "Assigned"],
+        disabled=[c for c in view.columns if c != "Assigned"] if editable else True,
         column_config={
             "_index": st.column_config.TextColumn("ID"),
             "Referred fees": st.column_config.NumberColumn(f"Referred fees ({currency})", format="%,.0f"),
@@ -196,12 +197,13 @@ def _stage_bulk() -> None:
 
 with st.expander("Change several referrers at once", expanded=False):
     st.multiselect("Referrers", options=table["referrer_id"].tolist(), key="tiering_bulk_ids",
-                   format_func=lambda r: f"{names[r]} ({r})", placeholder="Pick referrers")
+                   format_func=lambda r: f"{names[r]} ({r})", placeholder="Pick referrers", disabled=not editable)
     pick_left, pick_right = st.columns([3, 2])
-    pick_left.selectbox("New level", programme.labels(), key="tiering_bulk_level")
+    pick_left.selectbox("New level", programme.labels(), key="tiering_bulk_level", disabled=not editable)
     pick_right.button(f"Select all {len(ids)} shown", on_click=_select_all_shown, key="tiering_bulk_all",
-                      width="stretch")
-    st.button("Add to unsaved changes", on_click=_stage_bulk, key="tiering_bulk_add", type="secondary")
+                      width="stretch", disabled=not editable)
+    st.button("Add to unsaved changes", on_click=_stage_bulk, key="tiering_bulk_add", type="secondary",
+              disabled=not editable)
     st.caption("The change joins the unsaved changes below; nothing is saved until you press Save.")
 
 
@@ -250,7 +252,8 @@ st.subheader("Unsaved changes")
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH), icon=":material/check_circle:")
 if not pending:
-    st.caption("None. Change a level in the table's “Assigned” column, or several at once above.")
+    st.caption("None. Change a level in the table's “Assigned” column, or several at once above."
+               if editable else "None: your role cannot change levels.")
 else:
     st.dataframe(
         pd.DataFrame([
@@ -264,13 +267,13 @@ else:
     if "tiering_reason_input" not in st.session_state:
         st.session_state["tiering_reason_input"] = st.session_state.get(REASON, "")
     st.text_input("Reason (kept with every change in the history)", key="tiering_reason_input",
-                  placeholder="e.g. board review 2026: strategic bank partner")
+                  placeholder="e.g. board review 2026: strategic bank partner", disabled=not editable)
     st.session_state[REASON] = st.session_state["tiering_reason_input"]
     who = state.editor_name()
     st.caption(f"Saving as **{who}**." if who else "Type your name in “Editing as” in the sidebar to save.")
     save_col, discard_col, _ = st.columns([1, 1, 3])
     save_col.button(f"Save {len(pending)} change(s)", type="primary", on_click=_save, key="tiering_save",
-                    width="stretch")
+                    width="stretch", disabled=not editable)
     discard_col.button("Discard", on_click=_discard, key="tiering_discard", width="stretch")
 if CONFLICT in st.session_state:
     st.error(st.session_state[CONFLICT])
