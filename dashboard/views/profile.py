@@ -82,7 +82,8 @@ st.markdown(
     + (f" · relationship partner **{plain(plan.partner)}**" if plan.partner else "")  # typed: shown as text
 )
 
-tiles = st.columns(6)
+# two rows of three: six tiles in a row cut off money and labels on a 1280-pixel projector
+tiles = [*st.columns(3), *st.columns(3)]
 tiles[0].metric("Inbound referrals", count(row["referrals"]),
                 help="inbound referrals it sent us in the window")
 tiles[1].metric("Conversion rate", share(row["conversion_rate"]),
