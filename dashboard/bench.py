@@ -8,6 +8,7 @@ as a fraction of what the hardware can do. Speed lives here, never in tests.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import statistics
@@ -221,6 +222,17 @@ def format_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(results: list[Result]) -> str:
+    """The table for a README: one row per item, times in ms, memory in MB."""
+    def cell(value: float) -> str:
+        return "" if math.isnan(value) else f"{value:,.0f}"  # not measured: empty
+
+    lines = ["| item | kind | p50 ms | p95 ms | peak MB | note |", "|---|---|--:|--:|--:|---|"]
+    for r in results:
+        lines.append(f"| {r.item} | {r.kind} | {cell(r.p50_ms)} | {cell(r.p95_ms)} | {cell(r.peak_rss_mb)} | {r.note} |")
+    return "\n".join(lines)
+
+
 def main(data: str | None, size: str | None, repeat: int, fmt: str, pages: bool) -> int:
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -238,7 +250,9 @@ def main(data: str | None, size: str | None, repeat: int, fmt: str, pages: bool)
 
         data_dir = resolve_data_dir(data)
     results = run_bench(data_dir, repeat, progress, pages)
-    if fmt == "json":
+    if fmt == "markdown":
+        print(format_markdown(results))
+    elif fmt == "json":
         print(json.dumps({"data": str(data_dir), "repeat": repeat, "results": [asdict(r) for r in results]},
                          indent=2))
     else:

@@ -349,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--data", metavar="DIR", help="data directory (default: data/sample)")
     source.add_argument("--size", help="generate (once, into the temp folder) and use sample size S, M or L")
     bench.add_argument("--repeat", type=int, default=5)
-    bench.add_argument("--format", choices=("table", "json"), default="table")
+    bench.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     bench.add_argument("--no-pages", action="store_true", help="queries only")
     bench.set_defaults(func=cmd_bench)
     report = commands.add_parser("report", help="write the board pack (PDF, PowerPoint or HTML)")

@@ -52,3 +52,14 @@ def test_bench_renders_a_page_first_and_again_with_results_cached(tiny_dir):
     assert (first.item, first.kind, first.note) == ("concentration", "page", "")
     assert (rerun.item, rerun.kind, rerun.note) == ("concentration (rerun, cached)", "rerun", "")
     assert first.runs == rerun.runs == 1 and first.p50_ms > 0 and rerun.p50_ms > 0
+
+
+def test_bench_markdown_table_has_a_row_per_item():
+    from dashboard.bench import Result, format_markdown
+
+    text = format_markdown([Result("scorecard", "query", 12.34, 20.0, 300.4, 5),
+                            Result("app start (health check answers)", "setup", 900.0, 900.0, float("nan"), 1)])
+    lines = text.splitlines()
+    assert lines[0].startswith("| item | kind | p50 ms")
+    assert lines[2] == "| scorecard | query | 12 | 20 | 300 |  |"
+    assert lines[3] == "| app start (health check answers) | setup | 900 | 900 |  |  |"
