@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -20,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from playwright.async_api import async_playwright  # noqa: E402
+from playwright.async_api import async_playwright
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
-from tests.test_browser import PAGES  # noqa: E402
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from tests.test_browser import PAGES
 
 VIEWS = ["", "concentration", "drift", "tiering", "flows", "relationships", "attribution", "ror"]
 FILTERS = ["", "team=corporate", "referrer_type=bank", "region=London", "work_type=insolvency"]
@@ -40,6 +41,12 @@ def server_rss_mb(pid: int) -> float:
         except OSError:
             pass
     return total
+
+
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the server process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid: int) -> list[int]:
@@ -70,15 +77,18 @@ async def run(url: str, pid: int, sessions: int, steps: int) -> None:
         await session(browser, url, 0, len(VIEWS), warm)  # one pass over every page
         after_warm_up = server_rss_mb(pid)
         times: list[float] = []
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), server_cpu_s(pid)
         await asyncio.gather(*(session(browser, url, n, steps, times) for n in range(sessions)))
-        wall = time.perf_counter() - started
+        wall, server_cpu = time.perf_counter() - started, server_cpu_s(pid) - cpu_before
         await browser.close()
     ordered = sorted(times)
     p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
     print(f"{sessions} sessions × {steps} steps = {len(times)} page loads in {wall:.1f} s")
     print(f"page completion: p50 {statistics.median(times):.2f} s, p95 {p95:.2f} s, max {ordered[-1]:.2f} s")
     print(f"server memory: {after_warm_up:.0f} MB after warm-up, {server_rss_mb(pid):.0f} MB at the end")
+    # what the server needs against what the machine had: the rest went to the browsers
+    print(f"server CPU: {server_cpu:.1f} s for {len(times)} page loads ({server_cpu / len(times):.2f} s each), "
+          f"of {wall * (os.cpu_count() or 1):.0f} core-seconds available")
 
 
 def main() -> None:

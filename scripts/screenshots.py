@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
 
-from dashboard.data import SAMPLE_DIR  # noqa: E402
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
-from tests.test_browser import PAGES  # noqa: E402
+from dashboard.data import SAMPLE_DIR
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from tests.test_browser import PAGES
 
 
 def main() -> None:
