@@ -103,6 +103,21 @@ def _ends_weights(position: np.ndarray, n: np.ndarray, first: float, last: float
     return np.where(n == 1, 1.0, np.where(n == 2, two, many))
 
 
+class _Journeys:
+    """The journeys of attributed journey_touches rows, which come journey by journey from position 1:
+    a per-journey minimum or sum is a numpy reduceat over those runs, not a group-by on matter ids."""
+
+    def __init__(self, position: np.ndarray) -> None:
+        self.starts = np.flatnonzero(position == 1)
+        self.lengths = np.diff(np.append(self.starts, len(position)))
+
+    def each(self, ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+        """``ufunc`` reduced over each journey, repeated on every row of it."""
+        if not len(values):
+            return values.astype(float)
+        return np.repeat(ufunc.reduceat(values, self.starts), self.lengths)
+
+
 def rule_weights(touches: pd.DataFrame, model: str, half_life_days: float = 30.0) -> np.ndarray:
     """Each touchpoint's weight under a rule-based model; one journey's weights sum to 1.
 
@@ -117,11 +132,11 @@ def rule_weights(touches: pd.DataFrame, model: str, half_life_days: float = 30.0
     if model == "linear":
         return 1.0 / n
     if model == "time_decay":
-        d = touches["d"].astype(float)
+        d = touches["d"].to_numpy(dtype=float)
+        journeys = _Journeys(position)
         # 2^(−d/h), rescaled per journey by its nearest touchpoint so nothing underflows
-        nearest = d.groupby(touches["matter_id"].to_numpy(), sort=False).transform("min")
-        raw = pd.Series(np.exp2(-(d - nearest).to_numpy() / half_life_days), index=touches.index)
-        return (raw / raw.groupby(touches["matter_id"].to_numpy(), sort=False).transform("sum")).to_numpy()
+        raw = np.exp2(-(d - journeys.each(np.minimum, d)) / half_life_days)
+        return raw / journeys.each(np.add, raw)
     if model in _ENDS:
         return _ends_weights(position, n, *_ENDS[model])
     if model == "w_shaped":
@@ -133,12 +148,8 @@ def _w_shaped(touches: pd.DataFrame, position: np.ndarray, n: np.ndarray) -> np.
     """30% to each milestone (first, first referral, last; coinciding shares add up),
     10% evenly over the other touchpoints, or over the distinct milestone touchpoints
     when there is no other; a journey without a referral is position_based."""
-    referral_at = (
-        pd.Series(np.where(touches["channel"].to_numpy() == REFERRAL, position, np.inf))
-        .groupby(touches["matter_id"].to_numpy(), sort=False)
-        .transform("min")
-        .to_numpy()
-    )
+    is_referral = (touches["channel"] == REFERRAL).to_numpy(dtype=bool, na_value=False)
+    referral_at = _Journeys(position).each(np.minimum, np.where(is_referral, position, np.inf))
     first, referral, last = position == 1, position == referral_at, position == n
     milestone = _W_MILESTONE * (first.astype(float) + referral + last)
     distinct = 1 + (n > 1) + ((referral_at != 1) & (referral_at != n))
@@ -260,6 +271,7 @@ def channel_credit(
     journey has a row (0 when the model gives it nothing); ``markov`` also lists channels
     seen only in non-converting journeys."""
     _check_model(model)
+    journeys = touches  # the frame every model of a window shares: what is prepared is kept per frame
     touches = attributed(touches)
     if touches.empty:
         return pd.DataFrame({c: pd.Series(dtype=object if c == "channel" else float)
@@ -269,13 +281,8 @@ def channel_credit(
         return _markov(touches, empty if nonconverting is None else nonconverting)
     if model == "shapley":
         return _shapley(touches)
-    weight = rule_weights(touches, model, half_life_days)
-    credit = pd.DataFrame({
-        "channel": touches["channel"],
-        "conversions": weight,
-        "value": weight * touches["value"].astype(float).to_numpy(),
-    })
-    return credit.groupby("channel", sort=True, as_index=False)[["conversions", "value"]].sum()
+    touches, prepared = _attributed_referrals(journeys)
+    return prepared.channel_credit(rule_weights(touches, model, half_life_days))
 
 
 class _ReferralTouches:
@@ -289,6 +296,18 @@ class _ReferralTouches:
         codes, ids = pd.factorize(touches["referrer_id"].to_numpy(dtype=object)[self.rows], sort=True)
         self.codes, self.ids = codes, ids  # code -1: a referral touchpoint naming no referrer
         self.id_dtype = touches["referrer_id"].dtype
+        self.channel_codes, self.channels = pd.factorize(touches["channel"], sort=True)
+        self.channel_dtype = touches["channel"].dtype
+
+    def channel_credit(self, weight: np.ndarray) -> pd.DataFrame:
+        """Credit and value credit per channel (channels ascending) from per-touchpoint weights."""
+        named = self.channel_codes >= 0
+        codes, size = self.channel_codes[named], len(self.channels)
+        return pd.DataFrame({
+            "channel": pd.array(self.channels, dtype=self.channel_dtype),
+            "conversions": np.bincount(codes, weights=weight[named], minlength=size),
+            "value": np.bincount(codes, weights=(weight * self.value)[named], minlength=size),
+        })
 
     def credit(self, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(conversions, value) per referrer of ``ids`` from per-touchpoint weights."""
