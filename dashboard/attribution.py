@@ -89,8 +89,9 @@ def attributed(touches: pd.DataFrame) -> pd.DataFrame:
 
 
 def _conversion_values(touches: pd.DataFrame) -> pd.Series:
-    """One value per attributed conversion, by matter_id."""
-    return touches.drop_duplicates("matter_id").set_index("matter_id")["value"].astype(float)
+    """One value per attributed conversion, by matter_id (each journey's rows start at position 1)."""
+    starts = (touches["position"] == 1).to_numpy(dtype=bool, na_value=False)
+    return touches.loc[starts].set_index("matter_id")["value"].astype(float)
 
 
 # ---------------------------------------------------------- rule-based models
@@ -171,21 +172,31 @@ def transition_counts(converting: pd.DataFrame, nonconverting: pd.DataFrame) -> 
     conversion and null: converting journeys end in conversion, the others in null.
 
     Both frames hold one row per touchpoint, sorted by journey then position, with
-    ``position``, ``n`` and ``channel``."""
-    parts = []
-    for frame, end in ((converting, "(conversion)"), (nonconverting, "(null)")):
-        if frame.empty:
-            continue
-        channel = frame["channel"].to_numpy(dtype=object)
-        position = frame["position"].to_numpy()
-        previous = np.where(position == 1, "(start)", np.roll(channel, 1))
-        last = position == frame["n"].to_numpy()
-        parts.append(pd.DataFrame({"from_state": previous, "to_state": channel}))
-        parts.append(pd.DataFrame({"from_state": channel[last], "to_state": end}))
-    if not parts:
+    ``position``, ``n`` and ``channel``. Counted on integer codes of the states (a few dozen)
+    rather than on millions of strings."""
+    frames = [(frame, end) for frame, end in ((converting, "(conversion)"), (nonconverting, "(null)"))
+              if not frame.empty]
+    if not frames:
         return pd.DataFrame({"from_state": [], "to_state": [], "count": []})
-    steps = pd.concat(parts, ignore_index=True)
-    return steps.groupby(["from_state", "to_state"], sort=True).size().rename("count").reset_index()
+    channels = sorted({c for frame, _ in frames for c in pd.unique(frame["channel"].to_numpy(dtype=object))})
+    states = ["(start)", "(conversion)", "(null)", *channels]
+    code = {state: i for i, state in enumerate(states)}
+    size = len(states)
+    counts = np.zeros(size * size, dtype=np.int64)
+    for frame, end in frames:
+        channel = pd.Categorical(frame["channel"].to_numpy(dtype=object), categories=channels).codes + 3
+        position = frame["position"].to_numpy()
+        previous = np.where(position == 1, code["(start)"], np.roll(channel, 1))
+        last = position == frame["n"].to_numpy()
+        counts += np.bincount(previous * size + channel, minlength=size * size)
+        counts += np.bincount(channel[last] * size + code[end], minlength=size * size)
+    seen = np.flatnonzero(counts)
+    steps = pd.DataFrame({
+        "from_state": [states[i // size] for i in seen],
+        "to_state": [states[i % size] for i in seen],
+        "count": counts[seen],
+    })
+    return steps.sort_values(["from_state", "to_state"], ignore_index=True)
 
 
 def conversion_probability(transitions: pd.DataFrame, removed: str | None = None) -> float:
