@@ -247,18 +247,29 @@ def _markov(touches: pd.DataFrame, nonconverting: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------- shapley
 
 
-def _shapley(touches: pd.DataFrame) -> pd.DataFrame:
+def _shapley(touches: pd.DataFrame, prepared: _ReferralTouches | None = None) -> pd.DataFrame:
     """Exact Shapley values of v(S) = number (value) of converting journeys whose channel
     set is a subset of S. That game is a sum of unanimity games, one per journey, so each
-    journey's 1 (and its value) is split evenly over its distinct channels."""
-    distinct = touches.drop_duplicates(["matter_id", "channel"])
-    size = distinct.groupby("matter_id", sort=False)["channel"].transform("size")
-    credit = pd.DataFrame({
-        "channel": distinct["channel"],
-        "conversions": 1.0 / size,
-        "value": distinct["value"].astype(float) / size,
+    journey's 1 (and its value) is split evenly over its distinct channels.
+
+    Counted on integer codes: (journey, channel) pairs made distinct with np.unique."""
+    prepared = prepared or _ReferralTouches(touches)
+    journeys = _Journeys(touches["position"].to_numpy(dtype=float))
+    journey = np.repeat(np.arange(len(journeys.starts)), journeys.lengths)
+    known = prepared.channel_codes >= 0
+    width = max(len(prepared.channels), 1)
+    pairs = np.unique(journey[known] * width + prepared.channel_codes[known])
+    pair_journey, pair_channel = pairs // width, pairs % width
+    share = 1.0 / np.bincount(pair_journey, minlength=len(journeys.starts))[pair_journey]
+    value = prepared.value[journeys.starts][pair_journey]
+    present = np.bincount(pair_channel, minlength=width)[: len(prepared.channels)] > 0
+    conversions = np.bincount(pair_channel, weights=share, minlength=width)[: len(prepared.channels)]
+    values = np.bincount(pair_channel, weights=value * share, minlength=width)[: len(prepared.channels)]
+    return pd.DataFrame({
+        "channel": pd.array(prepared.channels[present], dtype=prepared.channel_dtype),
+        "conversions": conversions[present],
+        "value": values[present],
     })
-    return credit.groupby("channel", sort=True, as_index=False)[["conversions", "value"]].sum()
 
 
 # ------------------------------------------------------------------- credits
@@ -290,9 +301,9 @@ def channel_credit(
     if model == "markov":
         empty = pd.DataFrame({"position": [], "n": [], "channel": []})
         return _markov(touches, empty if nonconverting is None else nonconverting)
-    if model == "shapley":
-        return _shapley(touches)
     touches, prepared = _attributed_referrals(journeys)
+    if model == "shapley":
+        return _shapley(touches, prepared)
     return prepared.channel_credit(rule_weights(touches, model, half_life_days))
 
 
