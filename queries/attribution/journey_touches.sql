@@ -47,6 +47,9 @@ values_ as (
 
 journeys as (
     select
+        -- an integer per journey in matter_id order: the windows and the final sort below then
+        -- partition and order millions of rows by a number, not by a string
+        row_number() over (order by c.matter_id) as journey,
         c.matter_id,
         c.client_id,
         c.opened_on,
@@ -59,7 +62,7 @@ journeys as (
 
 touches as (
     select
-        j.matter_id,
+        j.journey,
         t.touchpoint_id,
         t.touched_at,
         t.channel,
@@ -78,9 +81,9 @@ select
     j.client_id,
     j.opened_on,
     j.value,
-    count(t.touchpoint_id) over (partition by j.matter_id) as n,
+    count(t.touchpoint_id) over (partition by j.journey) as n,
     case when t.touchpoint_id is not null then
-        row_number() over (partition by j.matter_id order by t.touched_at, t.touchpoint_id)
+        row_number() over (partition by j.journey order by t.touched_at, t.touchpoint_id)
     end as position,
     t.touchpoint_id,
     t.touched_at,
@@ -88,5 +91,5 @@ select
     t.referrer_id,
     t.d
 from journeys as j
-left join touches as t on t.matter_id = j.matter_id
-order by j.matter_id, position
+left join touches as t on t.journey = j.journey
+order by j.journey, position
