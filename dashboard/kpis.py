@@ -61,6 +61,8 @@ SCOPE_LABELS = {
 TOLERANCE = 0.10  # amber: behind the path by at most this share of the distance from baseline to target
 TREND_QUARTERS = 4  # the forecast's line goes through this many quarterly values
 MEASURES_QUERY = "kpi_measures"
+# the closing-the-loop list on the KPIs page shows at most this many referrals, waiting longest first
+LOOP_ROWS_SHOWN = 500
 STORE_TABLES = ("kpis_current", "tier_assignments_current", "plan_steps_current", "loop_closed_current")
 
 RAG_RULE = (

@@ -142,3 +142,18 @@ def test_record_that_a_referrer_was_told(env, state):
     marks = open_store(f"sqlite:///{state}").loop_closed()
     assert marks[["referral_id", "told_on", "told_by"]].values.tolist() == [["RF14", date(2025, 11, 25),
                                                                              "Ann Archer"]]
+
+
+def test_a_long_loop_list_shows_those_waiting_longest_and_says_how_many_more(monkeypatch, sample_dir, tmp_path):
+    from dashboard import kpis, registry
+    from dashboard.data import open_dataset
+
+    monkeypatch.setenv("REFPORT_DATA", str(sample_dir))
+    monkeypatch.setenv("REFPORT_STATE", str(tmp_path / "edits.db"))
+    monkeypatch.setattr(kpis, "LOOP_ROWS_SHOWN", 5)
+    waiting = registry.run("loop_to_close", open_dataset(sample_dir), None, None, {"days": 90})
+    assert len(waiting) > 5
+    app = open_page()
+    shown = app.data_editor[0].value
+    assert shown.index.tolist() == waiting["referral_id"].head(5).tolist()  # oldest decisions first
+    assert any(f"Showing the 5 waiting longest of {len(waiting):,}" in c.value for c in app.caption)

@@ -262,6 +262,11 @@ if to_close.empty:
     st.info(f"Nothing to close: every inbound referral decided in the {LOOP_DAYS} days to the window's end has a "
             "“told on” date.")
 else:
+    if len(to_close) > kpis.LOOP_ROWS_SHOWN:
+        # a list of thousands cannot be worked through on screen (and costs seconds on every rerun)
+        st.caption(f"Showing the {kpis.LOOP_ROWS_SHOWN:,} waiting longest of {len(to_close):,}; narrow the window or "
+                   "the filters in the sidebar to see the others.")
+        to_close = to_close.head(kpis.LOOP_ROWS_SHOWN)
     st.session_state.setdefault(LOOP_GENERATION, 0)
     editor_key = f"kpis_loop_editor_{st.session_state[LOOP_GENERATION]}"
     shown = pd.DataFrame({
