@@ -111,7 +111,7 @@ _keep("matrix_x_cut", 50)
 x_cut = controls[1].slider("Potential line (score)", 0, 100, key="matrix_x_cut")
 y_key = f"matrix_y_cut_{y}"
 default_cut = min(max(float(base["y_cut"].iloc[0]), low), high)
-_keep(y_key, round(default_cut / step) * step)
+_keep(y_key, float(round(default_cut / step) * step))  # a float, as the slider returns: one cache key
 y_cut = controls[2].slider(f"Value line ({currency})" if y == "referred_fees" else "Value line (ROR, ×)",
                            low, high, step=float(step), key=y_key, format="%.0f" if step >= 1 else "%.2f",
                            help="starts at the median of the referrers with a value above 0")
