@@ -4,17 +4,22 @@
 -- holds in one place. A filter argument is a list of kept values, or null
 -- for "no filter".
 
+-- One filter: no list (null) keeps everything; a list keeps the rows whose
+-- value is in it (a null value is in no list).
+create or replace macro filter_keeps(p_values, value) as
+    (p_values is null or list_contains(p_values, value));
+
 create or replace macro kept_referrers(p_referrer_type, p_region) as table
 select r.*
 from referrers as r
-where (p_referrer_type is null or list_contains(p_referrer_type, r.referrer_type))
-  and (p_region is null or list_contains(p_region, r.region));
+where filter_keeps(p_referrer_type, r.referrer_type)
+  and filter_keeps(p_region, r.region);
 
 create or replace macro kept_fee_earners(p_team, p_office) as table
 select fe.*
 from fee_earners as fe
-where (p_team is null or list_contains(p_team, fe.team))
-  and (p_office is null or list_contains(p_office, fe.office));
+where filter_keeps(p_team, fe.team)
+  and filter_keeps(p_office, fe.office);
 
 -- Each macro below filters one facts table (queries/_facts): the contract
 -- table already joined to the fee earner's team and office and to the
@@ -28,11 +33,11 @@ where (p_team is null or list_contains(p_team, fe.team))
 create or replace macro kept_referrals(p_team, p_office, p_work_type, p_referrer_type, p_region) as table
 select * exclude (fact_office, fact_referrer_type, fact_region)
 from referral_facts
-where (p_team is null or list_contains(p_team, to_team))
-  and (p_office is null or list_contains(p_office, fact_office))
-  and (p_work_type is null or list_contains(p_work_type, work_type))
-  and (p_referrer_type is null or list_contains(p_referrer_type, fact_referrer_type))
-  and (p_region is null or list_contains(p_region, fact_region));
+where filter_keeps(p_team, to_team)
+  and filter_keeps(p_office, fact_office)
+  and filter_keeps(p_work_type, work_type)
+  and filter_keeps(p_referrer_type, fact_referrer_type)
+  and filter_keeps(p_region, fact_region);
 
 -- team and work type: the matter's own; office and referrer filters: through
 -- the referral the matter came from (a matter without one has no office or
@@ -40,11 +45,11 @@ where (p_team is null or list_contains(p_team, to_team))
 create or replace macro kept_matters(p_team, p_office, p_work_type, p_referrer_type, p_region) as table
 select * exclude (fact_office, fact_referrer_type, fact_region)
 from matter_facts
-where (p_team is null or list_contains(p_team, team))
-  and (p_work_type is null or list_contains(p_work_type, work_type))
-  and (p_office is null or list_contains(p_office, fact_office))
-  and (p_referrer_type is null or list_contains(p_referrer_type, fact_referrer_type))
-  and (p_region is null or list_contains(p_region, fact_region));
+where filter_keeps(p_team, team)
+  and filter_keeps(p_work_type, work_type)
+  and filter_keeps(p_office, fact_office)
+  and filter_keeps(p_referrer_type, fact_referrer_type)
+  and filter_keeps(p_region, fact_region);
 
 -- Fees follow their matter (filtered as kept_matters); each fee row carries
 -- the matter's referral_id so that "fees follow the work" needs no second
@@ -52,11 +57,11 @@ where (p_team is null or list_contains(p_team, team))
 create or replace macro kept_fee_facts(p_team, p_office, p_work_type, p_referrer_type, p_region) as table
 select *
 from fee_facts
-where (p_team is null or list_contains(p_team, fact_team))
-  and (p_work_type is null or list_contains(p_work_type, fact_work_type))
-  and (p_office is null or list_contains(p_office, fact_office))
-  and (p_referrer_type is null or list_contains(p_referrer_type, fact_referrer_type))
-  and (p_region is null or list_contains(p_region, fact_region));
+where filter_keeps(p_team, fact_team)
+  and filter_keeps(p_work_type, fact_work_type)
+  and filter_keeps(p_office, fact_office)
+  and filter_keeps(p_referrer_type, fact_referrer_type)
+  and filter_keeps(p_region, fact_region);
 
 create or replace macro kept_fees(p_team, p_office, p_work_type, p_referrer_type, p_region) as table
 select * exclude (fact_team, fact_work_type, fact_office, fact_referrer_type, fact_region,
@@ -68,18 +73,18 @@ from kept_fee_facts(p_team, p_office, p_work_type, p_referrer_type, p_region);
 create or replace macro kept_activities(p_team, p_office, p_referrer_type, p_region) as table
 select * exclude (fact_team, fact_office, fact_referrer_type, fact_region)
 from activity_facts
-where (p_team is null or list_contains(p_team, fact_team))
-  and (p_office is null or list_contains(p_office, fact_office))
-  and (p_referrer_type is null or list_contains(p_referrer_type, fact_referrer_type))
-  and (p_region is null or list_contains(p_region, fact_region));
+where filter_keeps(p_team, fact_team)
+  and filter_keeps(p_office, fact_office)
+  and filter_keeps(p_referrer_type, fact_referrer_type)
+  and filter_keeps(p_region, fact_region);
 
 create or replace macro kept_relationships(p_team, p_office, p_referrer_type, p_region) as table
 select * exclude (fact_team, fact_office, fact_referrer_type, fact_region)
 from relationship_facts
-where (p_team is null or list_contains(p_team, fact_team))
-  and (p_office is null or list_contains(p_office, fact_office))
-  and (p_referrer_type is null or list_contains(p_referrer_type, fact_referrer_type))
-  and (p_region is null or list_contains(p_region, fact_region));
+where filter_keeps(p_team, fact_team)
+  and filter_keeps(p_office, fact_office)
+  and filter_keeps(p_referrer_type, fact_referrer_type)
+  and filter_keeps(p_region, fact_region);
 
 -- Referred fees (metrics.md): fees billed in the window on matters whose
 -- referral is an inbound referral from the referrer, whenever that referral

@@ -18,8 +18,8 @@ matters_ as (
     select referral_id
     from matters
     where opened_on between $start and $end
-      and ($team is null or list_contains($team, team))
-      and ($work_type is null or list_contains($work_type, work_type))
+      and filter_keeps($team, team)
+      and filter_keeps($work_type, work_type)
 ),
 
 activities_ as (
