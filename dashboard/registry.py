@@ -283,7 +283,7 @@ def run_sql(dataset: Dataset, name: str, values: dict[str, object],
             table = cursor.sql(sql, params=bound).to_arrow_table()
         finally:
             cursor.close()
-        if key:
+        if key and table.num_rows <= _MEMO_MAX_ROWS:
             _memo.put(key, table)
     return to_frame(table)
 
@@ -319,6 +319,9 @@ class _Memo:
 
 
 _memo = _Memo(size=32)
+# Composite queries reuse per-referrer results; touch-level results (the attribution journeys, millions
+# of rows at size L) are kept by their one user (attribution._cached_sql) and would only be held twice.
+_MEMO_MAX_ROWS = 200_000
 
 
 def forget_results() -> None:

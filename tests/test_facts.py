@@ -123,3 +123,13 @@ def test_fact_files_are_written_atomically(data_dir):
     (folder,) = _fact_folders(data_dir)
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no partial files left
     assert all(os.path.getsize(p) > 0 for p in folder.glob("*.parquet"))
+
+
+def test_results_longer_than_the_bound_are_not_remembered(data_dir, monkeypatch):
+    dataset = open_dataset(data_dir)
+    registry.forget_results()
+    monkeypatch.setattr(registry, "_MEMO_MAX_ROWS", 3)
+    assert len(registry.run("scorecard", dataset, WINDOW)) > 3
+    registry.run("funnel", dataset, WINDOW)  # four rows: over the bound of 3 too
+    registry.run("concentration", dataset, WINDOW)  # one row: kept
+    assert sorted(key[2] for key in registry._memo._items) == ["concentration"]
