@@ -9,6 +9,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,14 +115,18 @@ _open: dict[Path, Dataset] = {}
 
 
 def shared_dataset(data_dir: str | Path | None = None,
-                   progress: Callable[[str], None] | None = None) -> Dataset:
-    """The process-wide dataset for a directory, reopened when its files change."""
+                   progress: Callable[[str], None] | None = None,
+                   opening: Callable[[Path, str], AbstractContextManager] | None = None) -> Dataset:
+    """The process-wide dataset for a directory, reopened when its files change (``opening(path,
+    fingerprint)`` wraps that, e.g. in a spinner)."""
     path = resolve_data_dir(data_dir)
     with _lock:
         current = _open.get(path)
-        if current is None or current.fingerprint != fingerprint(path):
+        stamp = fingerprint(path)
+        if current is None or current.fingerprint != stamp:
             if current is not None:
                 current.connection.close()
-            current = open_dataset(path, progress)
+            with opening(path, stamp) if opening else nullcontext():
+                current = open_dataset(path, progress)
             _open[path] = current
         return current

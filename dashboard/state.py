@@ -8,7 +8,9 @@ shared.
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -16,7 +18,7 @@ import streamlit as st
 from dashboard import auth, facts, levels, registry
 from dashboard import store as edits
 from dashboard.check import Problem, check_remembered
-from dashboard.data import Dataset, fingerprint, resolve_data_dir, shared_dataset
+from dashboard.data import Dataset, shared_dataset
 from dashboard.window import Filters, Window, WindowError, default_start
 
 # The date pickers' range: any plausible history, not Streamlit's ten years.
@@ -32,13 +34,16 @@ FILTER_LABELS = {
 
 
 def dataset() -> Dataset:
-    path = resolve_data_dir(os.environ.get("REFPORT_DATA"))
-    if path.is_dir() and facts.facts_dir_if_built(path, fingerprint(path)) is None:
-        # once per version of the data: about a second at 100,000 referrals, a minute or two at 10 million
-        with st.spinner("Preparing this data for analysis (once per version of the data: referrals, "
-                        "matters and fees are joined and stored beside it)…", show_time=True):
-            return shared_dataset(path)
-    return shared_dataset(path)
+    return shared_dataset(os.environ.get("REFPORT_DATA"), opening=_preparing)
+
+
+def _preparing(path: Path, stamp: str) -> AbstractContextManager:
+    """While the data is opened: a spinner when its facts must be built first (once per version of
+    the data: about a second at 100,000 referrals, a minute or two at 10 million)."""
+    if path.is_dir() and facts.facts_dir_if_built(path, stamp) is None:
+        return st.spinner("Preparing this data for analysis (once per version of the data: referrals, "
+                          "matters and fees are joined and stored beside it)…", show_time=True)
+    return nullcontext()
 
 
 @st.cache_data(max_entries=8, show_spinner="Checking the data against the contract (once per version of the data)…")

@@ -133,3 +133,15 @@ def test_results_longer_than_the_bound_are_not_remembered(data_dir, monkeypatch)
     registry.run("funnel", dataset, WINDOW)  # four rows: over the bound of 3 too
     registry.run("concentration", dataset, WINDOW)  # one row: kept
     assert sorted(key[2] for key in registry._memo._items) == ["concentration"]
+
+
+def test_the_app_shows_a_spinner_only_while_facts_must_be_built(data_dir):
+    from contextlib import nullcontext
+
+    from dashboard import state
+    from dashboard.data import fingerprint
+
+    stamp = fingerprint(data_dir)
+    assert not isinstance(state._preparing(data_dir, stamp), nullcontext)  # nothing built yet
+    open_dataset(data_dir)
+    assert isinstance(state._preparing(data_dir, stamp), nullcontext)
