@@ -1,7 +1,8 @@
 """Multi-touch attribution (metrics.md "Multi-touch attribution"): the model arithmetic.
 
-The journeys are built once in SQL (``queries/attribution/journey_touches.sql``
-and ``nonconverting_journeys.sql``); this module gives each touchpoint its
+The journeys are built once per data version (``queries/_facts/journey_facts.sql``) and read
+per window as numbers (``queries/attribution/journey_codes.sql``, ``Touches``; the non-converting
+ones from ``nonconverting_journeys.sql``); this module gives each touchpoint its
 weight under one of the ten models and adds the weights up per channel and
 per referrer. Everything is exact and deterministic: Markov removal effects
 are absorption probabilities from a linear solve, Shapley values are exact.
@@ -28,9 +29,11 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from dashboard import registry
 from dashboard.data import Dataset
@@ -82,31 +85,9 @@ CHANNEL_COLUMNS = ["channel", "conversions", "value"]
 # ---------------------------------------------------------------- journeys
 
 
-def attributed(touches: pd.DataFrame) -> pd.DataFrame:
-    """The touchpoint rows of attributed conversions (journey_touches without n = 0 rows)."""
-    kept = touches["n"] > 0
-    return touches if kept.all() else touches[kept].reset_index(drop=True)
-
-
-def _conversion_values(touches: pd.DataFrame) -> pd.Series:
-    """One value per attributed conversion, by matter_id (each journey's rows start at position 1)."""
-    starts = (touches["position"] == 1).to_numpy(dtype=bool, na_value=False)
-    return touches.loc[starts].set_index("matter_id")["value"].astype(float)
-
-
-# ---------------------------------------------------------- rule-based models
-
-
-def _ends_weights(position: np.ndarray, n: np.ndarray, first: float, last: float) -> np.ndarray:
-    middle = (1.0 - first - last) / np.maximum(n - 2, 1)
-    many = np.where(position == 1, first, np.where(position == n, last, middle))
-    two = np.where(position == 1, first, last) / (first + last)
-    return np.where(n == 1, 1.0, np.where(n == 2, two, many))
-
-
 class _Journeys:
-    """The journeys of attributed journey_touches rows, which come journey by journey from position 1:
-    a per-journey minimum or sum is a numpy reduceat over those runs, not a group-by on matter ids."""
+    """Journey runs of touchpoint rows that come journey by journey from position 1: a per-journey
+    minimum or sum is a numpy reduceat over those runs, not a group-by on ids."""
 
     def __init__(self, position: np.ndarray) -> None:
         self.starts = np.flatnonzero(position == 1)
@@ -119,13 +100,193 @@ class _Journeys:
         return np.repeat(ufunc.reduceat(values, self.starts), self.lengths)
 
 
-def rule_weights(touches: pd.DataFrame, model: str, half_life_days: float = 30.0) -> np.ndarray:
+class Touches:
+    """Journeys as numbers: the touchpoints of the attributed conversions, one row per touchpoint,
+    journey by journey from position 1, and every conversion's value (attributed or not).
+
+    Channels and referrers are codes into ``channels`` and ``referrers`` (names ascending, so code
+    order is name order; −1: none). Built from the journey_codes query (``journeys``, millions of
+    rows at size L without a string among them) or from rows shaped like journey_touches or
+    nonconverting_journeys (``from_frame``)."""
+
+    def __init__(self, *, position: np.ndarray, n: np.ndarray, d: np.ndarray, channel: np.ndarray,
+                 referrer: np.ndarray, channels: np.ndarray, referrers: np.ndarray,
+                 conversion_value: np.ndarray, conversion_attributed: np.ndarray) -> None:
+        self.position = np.asarray(position, dtype=np.int64)
+        self.n = np.asarray(n, dtype=np.int64)
+        self.d = np.asarray(d, dtype=float)
+        self.channel = np.asarray(channel, dtype=np.int64)
+        self.referrer = np.asarray(referrer, dtype=np.int64)
+        self.channels = np.asarray(channels, dtype=object)
+        self.referrers = np.asarray(referrers, dtype=object)
+        self.conversion_value = np.asarray(conversion_value, dtype=float)
+        self.conversion_attributed = np.asarray(conversion_attributed, dtype=bool)
+        self.runs = _Journeys(self.position)
+        # every touchpoint carries its conversion's value
+        self.value = np.repeat(self.conversion_value[self.conversion_attributed], self.runs.lengths)
+        self._credit: dict[tuple, tuple[object, pd.DataFrame]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.position)
+
+    def remembered(self, kind: str, model: str, half_life_days: float,
+                   nonconverting: object, compute) -> pd.DataFrame:
+        """A credit table of these journeys, computed once per model (the comparison, the rank
+        movement and return on relationships all ask for every model); callers get a copy."""
+        nonconverting = nonconverting if model == "markov" else None  # only Markov reads them
+        key = (kind, model, half_life_days if model == "time_decay" else None, id(nonconverting))
+        with self._lock:
+            hit = self._credit.get(key)
+        if hit is None or hit[0] is not nonconverting:
+            hit = (nonconverting, compute())
+            with self._lock:
+                self._credit[key] = hit
+        return hit[1].copy()
+
+    @property
+    def journeys(self) -> int:
+        return len(self.runs.starts)
+
+    @cached_property
+    def journey(self) -> np.ndarray:
+        """Each touchpoint's journey, 0 … journeys − 1."""
+        return np.repeat(np.arange(self.journeys), self.runs.lengths)
+
+    @cached_property
+    def is_referral(self) -> np.ndarray:
+        return self.channel == _code(self.channels, REFERRAL)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Touches:
+        """From journey_touches rows (one conversion per matter_id, n = 0 for an unattributed one)
+        or nonconverting_journeys rows (one journey per client_id, no value)."""
+        n = frame["n"].to_numpy(dtype=np.int64)
+        key = next((k for k in ("matter_id", "client_id") if k in frame), None)
+        if key is not None:
+            first = ~frame[key].duplicated().to_numpy()
+        else:  # a journey starts at position 1; an unattributed conversion is its one row
+            first = (n == 0) | (frame["position"].to_numpy(dtype=float, na_value=0.0) == 1)
+        value = (frame["value"].to_numpy(dtype=float, na_value=0.0) if "value" in frame
+                 else np.zeros(len(frame)))
+        rows = frame[n > 0]
+        channel, channels = pd.factorize(rows["channel"].to_numpy(dtype=object), sort=True)
+        if "referrer_id" in rows:
+            referrer, referrers = pd.factorize(rows["referrer_id"].to_numpy(dtype=object), sort=True)
+        else:
+            referrer, referrers = np.full(len(rows), -1), np.array([], dtype=object)
+        return cls(
+            position=rows["position"].to_numpy(dtype=np.int64),
+            n=rows["n"].to_numpy(dtype=np.int64),
+            d=rows["d"].to_numpy(dtype=float) if "d" in rows else np.zeros(len(rows)),
+            channel=channel, referrer=referrer, channels=channels, referrers=referrers,
+            conversion_value=value[first], conversion_attributed=n[first] > 0,
+        )
+
+    @classmethod
+    def from_codes(cls, codes: pa.Table, values: pa.Table, names: pa.Table, lookback_days: int) -> Touches:
+        """From journey_codes, journey_values and journey_code_names: keeps each journey's touchpoints
+        with d ≤ lookback_days (its last ones, as touchpoints come in time order) and renumbers them."""
+        journey = _column(codes, "journey")
+        position, n, d = (_column(codes, c) for c in ("position", "n", "d"))
+        if len(journey) and (np.diff(journey) < 0).any():  # DuckDB keeps the file's order; make sure
+            order = np.lexsort((position, journey))
+            codes = codes.take(order)
+            journey, position, n, d = journey[order], position[order], n[order], d[order]
+        starts = np.flatnonzero(np.diff(journey, prepend=-1) != 0)
+        lengths = np.diff(np.append(starts, len(journey)))
+        inside = (n > 0) & (d <= lookback_days)
+        kept = np.add.reduceat(inside.astype(np.int64), starts) if len(starts) else np.zeros(0, np.int64)
+        kept_n = np.repeat(kept, lengths)
+        looked_up = _column(values, "journey")
+        at = np.clip(np.searchsorted(looked_up, journey[starts]), 0, max(len(looked_up) - 1, 0))
+        found = (at < len(looked_up)) & (looked_up[at] == journey[starts]) if len(looked_up) else at < 0
+        value = np.where(found, _column(values, "value", float)[at] if len(looked_up) else 0.0, 0.0)
+        kinds = names.column("kind").to_numpy(zero_copy_only=False)
+        labels = names.column("name").to_numpy(zero_copy_only=False)
+        order = np.argsort(names.column("code").to_numpy(zero_copy_only=False), kind="stable")
+        return cls(
+            position=(position - (n - kept_n))[inside],
+            n=kept_n[inside],
+            d=d[inside],
+            channel=_column(codes, "channel_code")[inside],
+            referrer=_column(codes, "referrer_code")[inside],
+            channels=labels[order][kinds[order] == "channel"],
+            referrers=labels[order][kinds[order] == "referrer"],
+            conversion_value=value,
+            conversion_attributed=kept > 0,
+        )
+
+
+def _column(table: pa.Table, name: str, dtype: type = np.int64) -> np.ndarray:
+    return table.column(name).to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+
+
+def _code(names: np.ndarray, name: str) -> int:
+    """The code of ``name`` among ``names`` (ascending), or −2, which no touchpoint has."""
+    at = int(np.searchsorted(names, name)) if len(names) else 0
+    return at if at < len(names) and names[at] == name else -2
+
+
+_frames_lock = threading.Lock()
+_frames: OrderedDict[int, tuple[pd.DataFrame, Touches]] = OrderedDict()
+
+
+def as_touches(touches: Touches | pd.DataFrame) -> Touches:
+    """Touches as they are, or rows shaped like journey_touches / nonconverting_journeys as Touches
+    (remembered for the last few frames, so ten models share one conversion)."""
+    if isinstance(touches, Touches):
+        return touches
+    key = id(touches)
+    with _frames_lock:
+        hit = _frames.get(key)
+        if hit is not None and hit[0] is touches:
+            return hit[1]
+    converted = Touches.from_frame(touches)
+    with _frames_lock:
+        _frames[key] = (touches, converted)
+        while len(_frames) > _CACHE_SIZE:
+            _frames.popitem(last=False)
+    return converted
+
+
+# ---------------------------------------------------------- rule-based models
+
+
+def _ends_weights(position: np.ndarray, n: np.ndarray, first: float, last: float) -> np.ndarray:
+    return _by_position(position, n, lambda p, k: _ends(p, k, first, last))
+
+
+# Journeys longer than this are weighted touchpoint by touchpoint rather than through a table.
+_TABLE_MAX_N = 1_000
+
+
+def _by_position(position: np.ndarray, n: np.ndarray, weights) -> np.ndarray:
+    """``weights(position, n)`` of a model whose weight depends on those two alone, worked once per
+    (position, n) pair in a small table and looked up for millions of touchpoints."""
+    longest = int(n.max()) if len(n) else 0
+    if longest > _TABLE_MAX_N:
+        return weights(position, n)
+    k, p = np.divmod(np.arange((longest + 1) ** 2, dtype=float), longest + 1)
+    table = weights(p, np.maximum(k, 1))
+    return table[n.astype(np.int64) * (longest + 1) + position.astype(np.int64)]
+
+
+def _ends(position: np.ndarray, n: np.ndarray, first: float, last: float) -> np.ndarray:
+    middle = (1.0 - first - last) / np.maximum(n - 2, 1)
+    many = np.where(position == 1, first, np.where(position == n, last, middle))
+    two = np.where(position == 1, first, last) / (first + last)
+    return np.where(n == 1, 1.0, np.where(n == 2, two, many))
+
+
+def rule_weights(touches: Touches | pd.DataFrame, model: str, half_life_days: float = 30.0) -> np.ndarray:
     """Each touchpoint's weight under a rule-based model; one journey's weights sum to 1.
 
-    ``touches``: attributed rows of journey_touches (matter_id, position, n, d, channel).
+    ``touches``: Touches, or attributed rows of journey_touches (matter_id, position, n, d, channel).
     """
-    position = touches["position"].to_numpy(dtype=float)
-    n = touches["n"].to_numpy(dtype=float)
+    touches = as_touches(touches)
+    position = touches.position.astype(float)
+    n = touches.n.astype(float)
     if model == "first_touch":
         return (position == 1).astype(float)
     if model == "last_touch":
@@ -133,8 +294,8 @@ def rule_weights(touches: pd.DataFrame, model: str, half_life_days: float = 30.0
     if model == "linear":
         return 1.0 / n
     if model == "time_decay":
-        d = touches["d"].to_numpy(dtype=float)
-        journeys = _Journeys(position)
+        d = touches.d
+        journeys = touches.runs
         # 2^(−d/h), rescaled per journey by its nearest touchpoint so nothing underflows
         raw = np.exp2(-(d - journeys.each(np.minimum, d)) / half_life_days)
         return raw / journeys.each(np.add, raw)
@@ -145,12 +306,11 @@ def rule_weights(touches: pd.DataFrame, model: str, half_life_days: float = 30.0
     raise ValueError(f"{model!r} is not a rule-based model ({', '.join(RULE_BASED)})")
 
 
-def _w_shaped(touches: pd.DataFrame, position: np.ndarray, n: np.ndarray) -> np.ndarray:
+def _w_shaped(touches: Touches, position: np.ndarray, n: np.ndarray) -> np.ndarray:
     """30% to each milestone (first, first referral, last; coinciding shares add up),
     10% evenly over the other touchpoints, or over the distinct milestone touchpoints
     when there is no other; a journey without a referral is position_based."""
-    is_referral = (touches["channel"] == REFERRAL).to_numpy(dtype=bool, na_value=False)
-    referral_at = _Journeys(position).each(np.minimum, np.where(is_referral, position, np.inf))
+    referral_at = touches.runs.each(np.minimum, np.where(touches.is_referral, position, np.inf))
     first, referral, last = position == 1, position == referral_at, position == n
     milestone = _W_MILESTONE * (first.astype(float) + referral + last)
     distinct = 1 + (n > 1) + ((referral_at != 1) & (referral_at != n))
@@ -167,27 +327,28 @@ def _w_shaped(touches: pd.DataFrame, position: np.ndarray, n: np.ndarray) -> np.
 # -------------------------------------------------------------------- markov
 
 
-def transition_counts(converting: pd.DataFrame, nonconverting: pd.DataFrame) -> pd.DataFrame:
+def transition_counts(converting: Touches | pd.DataFrame, nonconverting: Touches | pd.DataFrame) -> pd.DataFrame:
     """Observed transitions (from_state, to_state, count) between start, channels,
     conversion and null: converting journeys end in conversion, the others in null.
 
-    Both frames hold one row per touchpoint, sorted by journey then position, with
-    ``position``, ``n`` and ``channel``. Counted on integer codes of the states (a few dozen)
-    rather than on millions of strings."""
-    frames = [(frame, end) for frame, end in ((converting, "(conversion)"), (nonconverting, "(null)"))
-              if not frame.empty]
-    if not frames:
+    Both hold one row per touchpoint, journey by journey from position 1 (Touches, or frames
+    with ``position``, ``n`` and ``channel``). Counted on integer codes of the states (a few
+    dozen) rather than on millions of strings."""
+    journeys = [(as_touches(t), end) for t, end in ((converting, "(conversion)"), (nonconverting, "(null)"))]
+    journeys = [(t, end) for t, end in journeys if len(t)]
+    if not journeys:
         return pd.DataFrame({"from_state": [], "to_state": [], "count": []})
-    channels = sorted({c for frame, _ in frames for c in pd.unique(frame["channel"].to_numpy(dtype=object))})
+    channels = sorted({c for t, _ in journeys for c in t.channels[np.unique(t.channel[t.channel >= 0])]})
     states = ["(start)", "(conversion)", "(null)", *channels]
     code = {state: i for i, state in enumerate(states)}
     size = len(states)
     counts = np.zeros(size * size, dtype=np.int64)
-    for frame, end in frames:
-        channel = pd.Categorical(frame["channel"].to_numpy(dtype=object), categories=channels).codes + 3
-        position = frame["position"].to_numpy()
-        previous = np.where(position == 1, code["(start)"], np.roll(channel, 1))
-        last = position == frame["n"].to_numpy()
+    for t, end in journeys:
+        # a touchpoint without a channel (code −1) lands on state 2, as pandas' Categorical code −1 + 3 did
+        own = np.append(np.searchsorted(channels, t.channels) + 3, 2) if len(t.channels) else np.array([2])
+        channel = own[t.channel]
+        previous = np.where(t.position == 1, code["(start)"], np.roll(channel, 1))
+        last = t.position == t.n
         counts += np.bincount(previous * size + channel, minlength=size * size)
         counts += np.bincount(channel[last] * size + code[end], minlength=size * size)
     seen = np.flatnonzero(counts)
@@ -232,13 +393,13 @@ def removal_effects(transitions: pd.DataFrame) -> pd.Series:
     )
 
 
-def _markov(touches: pd.DataFrame, nonconverting: pd.DataFrame) -> pd.DataFrame:
+def _markov(touches: Touches, nonconverting: Touches | pd.DataFrame) -> pd.DataFrame:
     effects = removal_effects(transition_counts(touches, nonconverting))
-    values = _conversion_values(touches)
+    values = touches.conversion_value[touches.conversion_attributed]
     total = effects.sum()
     share = effects / total if total > 0 else effects * 0.0
     return pd.DataFrame({
-        "channel": effects.index,
+        "channel": pd.array(effects.index.to_numpy(dtype=object), dtype="str"),
         "conversions": (share * len(values)).to_numpy(),
         "value": (share * values.sum()).to_numpy(),
     })
@@ -247,26 +408,25 @@ def _markov(touches: pd.DataFrame, nonconverting: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------- shapley
 
 
-def _shapley(touches: pd.DataFrame, prepared: _ReferralTouches | None = None) -> pd.DataFrame:
+def _shapley(touches: Touches) -> pd.DataFrame:
     """Exact Shapley values of v(S) = number (value) of converting journeys whose channel
     set is a subset of S. That game is a sum of unanimity games, one per journey, so each
     journey's 1 (and its value) is split evenly over its distinct channels.
 
     Counted on integer codes: (journey, channel) pairs made distinct with np.unique."""
-    prepared = prepared or _ReferralTouches(touches)
-    journeys = _Journeys(touches["position"].to_numpy(dtype=float))
-    journey = np.repeat(np.arange(len(journeys.starts)), journeys.lengths)
-    known = prepared.channel_codes >= 0
-    width = max(len(prepared.channels), 1)
-    pairs = np.unique(journey[known] * width + prepared.channel_codes[known])
+    known = touches.channel >= 0
+    width = max(len(touches.channels), 1)
+    pairs = np.sort(touches.journey[known] * width + touches.channel[known])
+    pairs = pairs[np.diff(pairs, prepend=-1) != 0]  # distinct; a sort beats numpy's hashed unique here
     pair_journey, pair_channel = pairs // width, pairs % width
-    share = 1.0 / np.bincount(pair_journey, minlength=len(journeys.starts))[pair_journey]
-    value = prepared.value[journeys.starts][pair_journey]
-    present = np.bincount(pair_channel, minlength=width)[: len(prepared.channels)] > 0
-    conversions = np.bincount(pair_channel, weights=share, minlength=width)[: len(prepared.channels)]
-    values = np.bincount(pair_channel, weights=value * share, minlength=width)[: len(prepared.channels)]
+    share = 1.0 / np.bincount(pair_journey, minlength=touches.journeys)[pair_journey]
+    value = touches.value[touches.runs.starts][pair_journey]
+    size = len(touches.channels)
+    present = np.bincount(pair_channel, minlength=width)[:size] > 0
+    conversions = np.bincount(pair_channel, weights=share, minlength=width)[:size]
+    values = np.bincount(pair_channel, weights=value * share, minlength=width)[:size]
     return pd.DataFrame({
-        "channel": pd.array(prepared.channels[present], dtype=prepared.channel_dtype),
+        "channel": pd.array(touches.channels[present], dtype="str"),
         "conversions": conversions[present],
         "value": values[present],
     })
@@ -281,99 +441,80 @@ def _check_model(model: str) -> None:
 
 
 def channel_credit(
-    touches: pd.DataFrame,
+    touches: Touches | pd.DataFrame,
     model: str = DEFAULT_MODEL,
     half_life_days: float = 30.0,
-    nonconverting: pd.DataFrame | None = None,
+    nonconverting: Touches | pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Credit (conversions) and value credit per channel, channels ascending.
 
-    ``touches``: journey_touches rows (unattributed rows are skipped); ``nonconverting``:
+    ``touches``: Touches or journey_touches rows (unattributed rows are skipped); ``nonconverting``:
     nonconverting_journeys rows, needed by ``markov`` only. Every channel of an attributed
     journey has a row (0 when the model gives it nothing); ``markov`` also lists channels
     seen only in non-converting journeys."""
     _check_model(model)
-    journeys = touches  # the frame every model of a window shares: what is prepared is kept per frame
-    touches = attributed(touches)
-    if touches.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object if c == "channel" else float)
+    touches = as_touches(touches)
+    if not len(touches):
+        return pd.DataFrame({c: pd.Series(dtype="str" if c == "channel" else float)
                              for c in CHANNEL_COLUMNS})
-    if model == "markov":
-        empty = pd.DataFrame({"position": [], "n": [], "channel": []})
-        return _markov(touches, empty if nonconverting is None else nonconverting)
-    touches, prepared = _attributed_referrals(journeys)
-    if model == "shapley":
-        return _shapley(touches, prepared)
-    return prepared.channel_credit(rule_weights(touches, model, half_life_days))
+    def compute() -> pd.DataFrame:
+        if model == "markov":
+            empty = pd.DataFrame({"position": [], "n": [], "channel": []})
+            return _markov(touches, empty if nonconverting is None else nonconverting)
+        if model == "shapley":
+            return _shapley(touches)
+        return _channel_frame(touches, rule_weights(touches, model, half_life_days))
+
+    return touches.remembered("channel", model, half_life_days, nonconverting, compute)
 
 
-class _ReferralTouches:
-    """The referral touchpoints of attributed journeys, factorised once per journeys frame: every
-    model's referrer credit is then a weighted count per referrer (np.bincount), not a string
-    group-by of the whole frame per model."""
+def _channel_frame(touches: Touches, weight: np.ndarray) -> pd.DataFrame:
+    """Credit and value credit per channel present (channels ascending) from per-touchpoint weights."""
+    named = touches.channel >= 0
+    codes, size = touches.channel[named], len(touches.channels)
+    present = np.bincount(codes, minlength=size) > 0
+    return pd.DataFrame({
+        "channel": pd.array(touches.channels[present], dtype="str"),
+        "conversions": np.bincount(codes, weights=weight[named], minlength=size)[present],
+        "value": np.bincount(codes, weights=(weight * touches.value)[named], minlength=size)[present],
+    })
 
-    def __init__(self, touches: pd.DataFrame) -> None:
-        self.rows = (touches["channel"] == REFERRAL).to_numpy(dtype=bool, na_value=False)
-        self.value = touches["value"].astype(float).to_numpy()
-        codes, ids = pd.factorize(touches["referrer_id"].to_numpy(dtype=object)[self.rows], sort=True)
-        self.codes, self.ids = codes, ids  # code -1: a referral touchpoint naming no referrer
-        self.id_dtype = touches["referrer_id"].dtype
-        self.channel_codes, self.channels = pd.factorize(touches["channel"], sort=True)
-        self.channel_dtype = touches["channel"].dtype
 
-    def channel_credit(self, weight: np.ndarray) -> pd.DataFrame:
-        """Credit and value credit per channel (channels ascending) from per-touchpoint weights."""
-        named = self.channel_codes >= 0
-        codes, size = self.channel_codes[named], len(self.channels)
-        return pd.DataFrame({
-            "channel": pd.array(self.channels, dtype=self.channel_dtype),
-            "conversions": np.bincount(codes, weights=weight[named], minlength=size),
-            "value": np.bincount(codes, weights=(weight * self.value)[named], minlength=size),
-        })
+class _ReferralCredit:
+    """The referral touchpoints of attributed journeys: every model's referrer credit is a
+    weighted count per referrer (np.bincount), not a string group-by per model."""
+
+    def __init__(self, touches: Touches) -> None:
+        self.touches = touches
+        self.rows = touches.is_referral
+        named = self.rows & (touches.referrer >= 0)
+        self.codes = touches.referrer[named]
+        self.named = named
+        size = len(touches.referrers)
+        self.present = np.bincount(self.codes, minlength=size) > 0
+        self.ids = touches.referrers[self.present]
 
     def credit(self, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(conversions, value) per referrer of ``ids`` from per-touchpoint weights."""
-        named = self.codes >= 0
-        codes = self.codes[named]
-        conversions = np.bincount(codes, weights=weight[self.rows][named], minlength=len(self.ids))
-        value = np.bincount(codes, weights=(weight * self.value)[self.rows][named], minlength=len(self.ids))
-        return conversions, value
+        size = len(self.touches.referrers)
+        conversions = np.bincount(self.codes, weights=weight[self.named], minlength=size)
+        value = np.bincount(self.codes, weights=(weight * self.touches.value)[self.named], minlength=size)
+        return conversions[self.present], value[self.present]
 
     def totals(self, weight: np.ndarray) -> tuple[float, float]:
         """(conversions, value) over every referral touchpoint, with or without a referrer."""
-        return float(weight[self.rows].sum()), float((weight * self.value)[self.rows].sum())
+        return float(weight[self.rows].sum()), float((weight * self.touches.value)[self.rows].sum())
 
     def frame(self, conversions: np.ndarray, value: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame({"referrer_id": pd.array(self.ids, dtype=self.id_dtype),
+        return pd.DataFrame({"referrer_id": pd.array(self.ids, dtype="str"),
                              "conversions": conversions, "value": value})
 
 
-_prepared_lock = threading.Lock()
-_prepared: OrderedDict[int, tuple[pd.DataFrame, pd.DataFrame, _ReferralTouches]] = OrderedDict()
-
-
-def _attributed_referrals(touches: pd.DataFrame) -> tuple[pd.DataFrame, _ReferralTouches]:
-    """attributed(touches) and its referral touchpoints, remembered for the last few journeys frames
-    (the same cached frame serves all ten models)."""
-    key = id(touches)
-    with _prepared_lock:
-        hit = _prepared.get(key)
-        if hit is not None and hit[0] is touches:
-            return hit[1], hit[2]
-    kept = attributed(touches)
-    prepared = (touches, kept, _ReferralTouches(kept))
-    with _prepared_lock:
-        _prepared[key] = prepared
-        while len(_prepared) > _CACHE_SIZE:
-            _prepared.popitem(last=False)
-    return kept, prepared[2]
-
-
 def referrer_credit(
-    touches: pd.DataFrame,
+    touches: Touches | pd.DataFrame,
     model: str = DEFAULT_MODEL,
     half_life_days: float = 30.0,
-    nonconverting: pd.DataFrame | None = None,
+    nonconverting: Touches | pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Credit per referrer, referrer_id ascending: one row per referrer named on a
     referral touchpoint of an attributed journey.
@@ -383,28 +524,33 @@ def referrer_credit(
     referral channel's linear credit (value likewise; the share of referral touchpoints
     without a referrer stays unassigned)."""
     _check_model(model)
-    touches, referrals = _attributed_referrals(touches)
-    if model in RULE_BASED:
-        return referrals.frame(*referrals.credit(rule_weights(touches, model, half_life_days)))
-    linear = rule_weights(touches, "linear")
-    conversions, value = referrals.credit(linear)
-    if not len(referrals.ids):
-        return referrals.frame(conversions, value)
-    channel = channel_credit(touches, model, half_life_days, nonconverting).set_index("channel")
-    shares = []
-    for own, total in zip((conversions, value), referrals.totals(linear), strict=True):
-        shares.append(own / total if total != 0 else own * 0.0)
-    return referrals.frame(shares[0] * channel.loc[REFERRAL, "conversions"],
-                           shares[1] * channel.loc[REFERRAL, "value"])
+    touches = as_touches(touches)
+
+    def compute() -> pd.DataFrame:
+        referrals = _ReferralCredit(touches)
+        if model in RULE_BASED:
+            return referrals.frame(*referrals.credit(rule_weights(touches, model, half_life_days)))
+        linear = rule_weights(touches, "linear")
+        conversions, value = referrals.credit(linear)
+        if not len(referrals.ids):
+            return referrals.frame(conversions, value)
+        channel = channel_credit(touches, model, half_life_days, nonconverting).set_index("channel")
+        shares = []
+        for own, total in zip((conversions, value), referrals.totals(linear), strict=True):
+            shares.append(own / total if total != 0 else own * 0.0)
+        return referrals.frame(shares[0] * channel.loc[REFERRAL, "conversions"],
+                               shares[1] * channel.loc[REFERRAL, "value"])
+
+    return touches.remembered("referrer", model, half_life_days, nonconverting, compute)
 
 
-def summary(touches: pd.DataFrame) -> pd.DataFrame:
-    """attribution_summary from journey_touches: every conversion, attributed or not."""
-    conversions = touches.drop_duplicates("matter_id")
-    empty = conversions["n"] == 0
-    value = conversions["value"].astype(float)
+def summary(touches: Touches | pd.DataFrame) -> pd.DataFrame:
+    """attribution_summary: every conversion, attributed or not."""
+    touches = as_touches(touches)
+    value = touches.conversion_value
+    empty = ~touches.conversion_attributed
     return pd.DataFrame([{
-        "conversions": len(conversions),
+        "conversions": len(value),
         "attributed_conversions": int((~empty).sum()),
         "unattributed_conversions": int(empty.sum()),
         "value": float(value.sum()),
@@ -413,7 +559,8 @@ def summary(touches: pd.DataFrame) -> pd.DataFrame:
 
 
 def comparison(
-    touches: pd.DataFrame, half_life_days: float = 30.0, nonconverting: pd.DataFrame | None = None
+    touches: Touches | pd.DataFrame, half_life_days: float = 30.0,
+    nonconverting: Touches | pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every model's credit per channel: model (in MODELS order), channel, conversions, value."""
     frames = [channel_credit(touches, m, half_life_days, nonconverting).assign(model=m) for m in MODELS]
@@ -427,10 +574,10 @@ def _ranks(credit: pd.DataFrame) -> pd.Series:
 
 
 def referrer_ranks(
-    touches: pd.DataFrame,
+    touches: Touches | pd.DataFrame,
     model: str = DEFAULT_MODEL,
     half_life_days: float = 30.0,
-    nonconverting: pd.DataFrame | None = None,
+    nonconverting: Touches | pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per referrer: credit under ``model``, its rank there, and how far the rank moves
     across the ten models (best_rank, worst_rank, rank_spread = worst − best, and
@@ -449,38 +596,59 @@ def referrer_ranks(
     return out.astype({c: "int64" for c in out.columns if "rank" in c}).reset_index(drop=True)
 
 
-def _journey_paths(frame: pd.DataFrame, channel: str, referrer_id: str) -> pd.DataFrame:
-    """One row per journey of ``frame`` (touch rows sorted by journey, then position):
-    its path, length and value, for the journeys with a ``channel`` / ``referrer_id``
-    touchpoint when those are given."""
-    position = frame["position"].to_numpy()
-    journey = np.cumsum(position == 1) - 1  # rows come journey by journey, from position 1
-    count = int(journey[-1]) + 1 if len(journey) else 0
+def _journey_paths(touches: Touches, channel: str, referrer_id: str) -> pd.DataFrame:
+    """One row per distinct path of ``touches`` (channels joined by " > ") with its length, its
+    journeys and their value, counting the journeys with a ``channel`` / ``referrer_id``
+    touchpoint when those are given.
+
+    A path is numbered position by position: at each step a journey's path so far and its next
+    channel become the number of the longer path, so journeys are counted per number and only
+    the distinct paths are spelled out."""
+    count = touches.journeys
     keep = np.ones(count, dtype=bool)
-    for column, wanted in (("channel", channel), ("referrer_id", referrer_id)):
+    for codes, names, wanted in ((touches.channel, touches.channels, channel),
+                                 (touches.referrer, touches.referrers, referrer_id)):
         if wanted:
             found = np.zeros(count, dtype=bool)
-            found[journey[frame[column].to_numpy(dtype=object) == wanted]] = True
+            found[touches.journey[codes == _code(names, wanted)]] = True
             keep &= found
-    # built position by position, which is vectorised, rather than a join per journey
-    names = frame["channel"].to_numpy(dtype=object)
-    path = np.empty(count, dtype=object)
-    path[journey[position == 1]] = names[position == 1]
-    for step in range(2, int(position.max()) + 1 if len(position) else 0):
-        at = position == step
-        path[journey[at]] = path[journey[at]] + " > " + names[at]
-    first = position == 1
-    value = frame["value"].to_numpy(dtype=float)[first] if "value" in frame else np.zeros(count)
+    width = len(touches.channels) + 1  # a channel code + 1; 0: a touchpoint without a channel
+    path = np.zeros(count, dtype=np.int64)  # 0: the empty path
+    parent, last = [np.array([-1])], [np.array([-1])]
+    known = 1
+    for step in range(1, int(touches.position.max()) + 1 if len(touches) else 1):
+        at = touches.position == step
+        journey = touches.journey[at]
+        longer, number = np.unique(path[journey] * width + touches.channel[at] + 1, return_inverse=True)
+        path[journey] = known + number
+        parent.append(longer // width)
+        last.append(longer % width - 1)
+        known += len(longer)
+    parent_of, channel_of = np.concatenate(parent), np.concatenate(last)
+    labels = np.append(touches.channels, "(none)")
+    text = [""] * known
+    length = np.zeros(known, dtype=np.int64)
+    for number in range(1, known):  # numbered after their parents, so a parent is spelled first
+        name = labels[channel_of[number]]
+        up = parent_of[number]
+        text[number] = name if up == 0 else f"{text[up]} > {name}"
+        length[number] = length[up] + 1
+    first_value = touches.value[touches.runs.starts] if len(touches) else np.zeros(0)
+    kept_path = path[keep]
+    journeys = np.bincount(kept_path, minlength=known)
+    value = np.bincount(kept_path, weights=first_value[keep], minlength=known)
+    used = np.flatnonzero(journeys)
     return pd.DataFrame({
-        "path": path[keep],
-        "touchpoints": frame["n"].to_numpy()[first][keep],
-        "value": value[keep],
+        "path": pd.array(np.array(text, dtype=object)[used], dtype="str"),
+        "touchpoints": length[used],
+        "journeys": journeys[used],
+        "value": value[used],
     })
 
 
 def paths(
-    touches: pd.DataFrame,
-    nonconverting: pd.DataFrame,
+    touches: Touches | pd.DataFrame,
+    nonconverting: Touches | pd.DataFrame,
     channel: str = "",
     referrer_id: str = "",
     limit: int = 50,
@@ -490,11 +658,12 @@ def paths(
     rate = conversions / journeys and the value of its conversions. ``channel`` and
     ``referrer_id`` keep the journeys with such a touchpoint. Most journeys first, then
     most conversions, then path."""
-    converting = _journey_paths(attributed(touches), channel, referrer_id)
-    others = _journey_paths(nonconverting, channel, referrer_id)
-    table = pd.concat([converting.assign(conversions=1), others.assign(conversions=0, value=0.0)])
+    converting = _journey_paths(as_touches(touches), channel, referrer_id)
+    others = _journey_paths(as_touches(nonconverting), channel, referrer_id)
+    table = pd.concat([converting.assign(conversions=converting["journeys"]),
+                       others.assign(conversions=0, value=0.0)])
     out = table.groupby(["path", "touchpoints"], as_index=False).agg(
-        journeys=("conversions", "size"), conversions=("conversions", "sum"), value=("value", "sum"))
+        journeys=("journeys", "sum"), conversions=("conversions", "sum"), value=("value", "sum"))
     out["conversion_rate"] = out["conversions"] / out["journeys"]
     out = out.sort_values(["journeys", "conversions", "path"], ascending=[False, False, True])
     columns = ["path", "touchpoints", "journeys", "conversions", "conversion_rate", "value"]
@@ -520,43 +689,57 @@ def _check_params(name: str, values: dict[str, object]) -> None:
 
 
 _CACHE_SIZE = 4
-_cache: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_cache: OrderedDict[tuple, Touches] = OrderedDict()
 _cache_lock = threading.Lock()
+_WINDOW_KEYS = ("start", "end", "team", "office", "work_type", "referrer_type", "region")
 
 
-def _cached_sql(dataset: Dataset, name: str, values: dict[str, object]) -> pd.DataFrame:
-    """The journeys are built once per data fingerprint, window, filters and lookback,
-    and shared by every model and every attribution query (callers do not modify them)."""
-    key = (str(dataset.data_dir), dataset.fingerprint, name,
+def _remembered(dataset: Dataset, what: str, values: dict[str, object], build) -> Touches:
+    """Journeys are built once per data fingerprint, window, filters and lookback, and shared by
+    every model and every attribution query (callers do not modify them)."""
+    key = (str(dataset.data_dir), dataset.fingerprint, what,
            repr(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items())))
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    frame = registry.run_sql(dataset, name, values)
+    touches = build()
     with _cache_lock:
-        _cache[key] = frame
+        _cache[key] = touches
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
-    return frame
+    return touches
 
 
-def _journeys(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
-    keep = ("start", "end", "lookback_days", "team", "office", "work_type", "referrer_type", "region")
-    return _cached_sql(dataset, "journey_touches", {k: values[k] for k in keep if k in values})
+def journeys(dataset: Dataset, values: dict[str, object]) -> Touches:
+    """The converting journeys of the window, filters and lookback_days (default 365), as Touches:
+    journey_codes (the journeys before any lookback, as numbers) with journey_values."""
+    window = {k: values[k] for k in _WINDOW_KEYS if k in values}
+    lookback = int(values.get("lookback_days", 365))  # type: ignore[call-overload]
+
+    def build() -> Touches:
+        codes = registry.run_sql_arrow(dataset, "journey_codes", window)
+        fees = registry.run_sql_arrow(dataset, "journey_values", window)
+        names = registry.run_sql_arrow(dataset, "journey_code_names", window)
+        return Touches.from_codes(codes, fees, names, lookback)
+
+    return _remembered(dataset, "journeys", {**window, "lookback_days": lookback}, build)
 
 
-def _nonconverting(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
-    return _cached_sql(dataset, "nonconverting_journeys", {k: values[k] for k in ("start", "end")})
+def nonconverting(dataset: Dataset, values: dict[str, object]) -> Touches:
+    """nonconverting_journeys of the window as Touches."""
+    window = {k: values[k] for k in ("start", "end")}
+    return _remembered(dataset, "nonconverting", window, lambda: Touches.from_frame(
+        registry.run_sql(dataset, "nonconverting_journeys", window)))
 
 
 def _credit_query(name: str, credit):
     def run(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
         _check_params(name, values)
         model = str(values["model"])
-        touches = _journeys(dataset, values)
-        nonconverting = _nonconverting(dataset, values) if model == "markov" else None
-        return credit(touches, model, float(values["half_life_days"]), nonconverting)
+        touches = journeys(dataset, values)
+        others = nonconverting(dataset, values) if model == "markov" else None
+        return credit(touches, model, float(values["half_life_days"]), others)
 
     run.__name__ = name
     return run
@@ -564,19 +747,19 @@ def _credit_query(name: str, credit):
 
 def attribution_summary(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
     _check_params("attribution_summary", values)
-    return summary(_journeys(dataset, values))
+    return summary(journeys(dataset, values))
 
 
 def attribution_comparison(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
     _check_params("attribution_comparison", values)
-    return comparison(_journeys(dataset, values), float(values["half_life_days"]),
-                      _nonconverting(dataset, values))
+    return comparison(journeys(dataset, values), float(values["half_life_days"]),
+                      nonconverting(dataset, values))
 
 
 def attribution_referrer_ranks(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
     _check_params("attribution_referrer_ranks", values)
-    ranks = referrer_ranks(_journeys(dataset, values), str(values["model"]),
-                           float(values["half_life_days"]), _nonconverting(dataset, values))
+    ranks = referrer_ranks(journeys(dataset, values), str(values["model"]),
+                           float(values["half_life_days"]), nonconverting(dataset, values))
     names = registry.run_sql(dataset, "touch_referrers", values)
     out = ranks.merge(names, on="referrer_id", how="left")
     return out[["referrer_id", "name", *[c for c in ranks.columns if c != "referrer_id"]]]
@@ -587,7 +770,7 @@ def attribution_paths(dataset: Dataset, values: dict[str, object]) -> pd.DataFra
     if int(values["limit"]) < 1:  # type: ignore[arg-type]
         raise registry.QueryError(f"parameter limit of attribution_paths must be 1 or more, "
                                   f"got {values['limit']}")
-    return paths(_journeys(dataset, values), _nonconverting(dataset, values),
+    return paths(journeys(dataset, values), nonconverting(dataset, values),
                  str(values["channel"]), str(values["referrer_id"]), int(values["limit"]))  # type: ignore[arg-type]
 
 

@@ -6,6 +6,7 @@ call them by name.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from dashboard import attribution, kpis, registry
@@ -90,18 +91,20 @@ def referral_touch_conversion(dataset: Dataset, values: dict[str, object]) -> pd
     """Conversion rate of client journeys with a referral touchpoint against those without,
     from the attribution journeys: conversion_rate = converting journeys / all journeys."""
     attribution._check_params("referral_touch_conversion", values)
-    converting = attribution.attributed(attribution._journeys(dataset, values))
-    others = attribution._nonconverting(dataset, values)
+    converting = attribution.journeys(dataset, values)
+    others = attribution.nonconverting(dataset, values)
 
-    def has_referral(frame: pd.DataFrame, key: str) -> pd.Series:
-        return frame["channel"].eq(attribution.REFERRAL).groupby(frame[key].to_numpy()).any()
+    def has_referral(touches: attribution.Touches) -> np.ndarray:
+        found = np.zeros(touches.journeys, dtype=bool)
+        found[touches.journey[touches.is_referral]] = True
+        return found
 
-    won = pd.DataFrame({"referral": has_referral(converting, "matter_id"),
-                        "value": converting.groupby("matter_id")["value"].first().astype(float)})
-    lost = has_referral(others, "client_id")
+    won = has_referral(converting)
+    won_value = converting.conversion_value[converting.conversion_attributed]
+    lost = has_referral(others)
     rows = []
     for flag in (True, False):
-        conversions = int((won["referral"] == flag).sum())
+        conversions = int((won == flag).sum())
         journeys = conversions + int((lost == flag).sum())
         rows.append({
             "referral_touch": flag,
@@ -109,7 +112,7 @@ def referral_touch_conversion(dataset: Dataset, values: dict[str, object]) -> pd
             "journeys": journeys,
             "conversions": conversions,
             "conversion_rate": conversions / journeys if journeys else None,
-            "value": float(won.loc[won["referral"] == flag, "value"].sum()),
+            "value": float(won_value[won == flag].sum()),
         })
     return pd.DataFrame(rows)
 

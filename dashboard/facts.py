@@ -23,8 +23,9 @@ import duckdb
 from dashboard.contract import TABLE_NAMES
 
 FACTS_SQL_DIR = Path(__file__).resolve().parent.parent / "queries" / "_facts"
-# Built in this order; each reads contract tables only.
-FACT_NAMES = ("referral_facts", "matter_facts", "fee_facts", "activity_facts", "relationship_facts")
+# Built in this order; each reads contract tables and the facts before it.
+FACT_NAMES = ("referral_facts", "matter_facts", "fee_facts", "activity_facts", "relationship_facts",
+              "touch_codes", "journey_conversions", "journey_facts", "journey_fees")
 CACHE_SUFFIX = ".refport-cache"
 # Rows per Parquet row group: small enough that a window skips whole groups by their date range.
 ROW_GROUP_SIZE = 122_880
@@ -126,6 +127,7 @@ def _build(data_dir: Path, target: Path, progress: Callable[[str], None] | None)
                 f"(format parquet, compression zstd, row_group_size {ROW_GROUP_SIZE})"
             )
             os.replace(partial, final)  # atomic: a reader sees the old file or the whole new one
+            con.execute(f"create view {name} as select * from read_parquet({quote(final)})")
     finally:
         con.close()
         shutil.rmtree(target / ".spill", ignore_errors=True)

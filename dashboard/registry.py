@@ -262,6 +262,12 @@ def run_sql(dataset: Dataset, name: str, values: dict[str, object],
     ``extra_tables`` (name → small DataFrame or Arrow table) are registered on
     the query's own cursor first; see ``dashboard.store.query_tables``.
     """
+    return to_frame(run_sql_arrow(dataset, name, values, extra_tables))
+
+
+def run_sql_arrow(dataset: Dataset, name: str, values: dict[str, object],
+                  extra_tables: dict[str, pd.DataFrame] | None = None) -> pa.Table:
+    """run_sql's result as DuckDB returns it (for numeric work on millions of rows without pandas)."""
     _ensure_macros(dataset)
     query = get(name)
     sql = query.sql
@@ -285,7 +291,7 @@ def run_sql(dataset: Dataset, name: str, values: dict[str, object],
             cursor.close()
         if key and table.num_rows <= _MEMO_MAX_ROWS:
             _memo.put(key, table)
-    return to_frame(table)
+    return table
 
 
 class _Memo:

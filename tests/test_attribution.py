@@ -617,3 +617,68 @@ def test_paths(ds):
     assert run(ds, "attribution_paths", limit=2)["path"].tolist() == ["referral > fee earner",
                                                                       "website"]
     assert run(ds, "attribution_paths", channel="fax").empty
+
+
+# ------------------------------------------------- journeys as numbers (journey_codes)
+
+# Every matter is numbered by (opened_on, matter_id): MG0 0, MG1 1, ME1 2, MA 3, ME2 4, ME3 5,
+# MB 6, MC 7, MF 8, MJ 9, MD 10. Channels in name order: directory 0, event 1, fee earner 2,
+# newsletter 3, referral 4, seminar 5, social media 6, website 7; referrers R1 0, R2 1.
+# journey_codes has no lookback: MD keeps TD1 (event, d = 366), which lookback 365 drops.
+JOURNEY_CODES = [  # (journey, n, position, d, channel_code, referrer_code)
+    (1, 1, 1, 232, 7, -1),                                              # MG1 website
+    (2, 2, 1, 9, 5, -1), (2, 2, 2, 0, 3, -1),                           # ME1 seminar, newsletter
+    (3, 4, 1, 9, 3, -1), (3, 4, 2, 9, 5, -1), (3, 4, 3, 5, 4, 0), (3, 4, 4, 0, 2, -1),  # MA
+    (4, 2, 1, 98, 4, 1), (4, 2, 2, 0, 2, -1),                           # ME2 referral R2, fee earner
+    (5, 2, 1, 98, 4, 1), (5, 2, 2, 0, 2, -1),                           # ME3: ME2's journey
+    (6, 1, 1, 14, 4, 1),                                                # MB referral R2
+    (7, 2, 1, 2, 7, -1), (7, 2, 2, 1, 4, 0),                            # MC website, referral R1
+    (8, 0, 0, 0, -1, -1),                                               # MF: no touchpoint
+    (9, 3, 1, 9, 5, -1), (9, 3, 2, 5, 5, -1), (9, 3, 3, 2, 7, -1),      # MJ
+    (10, 3, 1, 366, 1, -1), (10, 3, 2, 365, 0, -1), (10, 3, 3, 30, 4, -1),  # MD; referral, no referrer
+]
+
+
+def test_journey_codes(ds):
+    out = run(ds, "journey_codes")
+    columns = ["journey", "n", "position", "d", "channel_code", "referrer_code"]
+    assert [tuple(int(v) for v in row) for row in out[columns].itertuples(index=False)] == JOURNEY_CODES
+    # team property keeps MB alone (journey 6)
+    kept = run(ds, "journey_codes", Filters(team=["property"]))
+    assert kept["journey"].tolist() == [6]
+
+
+def test_journey_values(ds):
+    # fees billed up to 2025-12-31 on the window's conversions (journeys 1-10): MA 1000 − 200, MA's
+    # 500 of 2026 left out; MG0 (journey 0, opened 2024) is outside the window; MC and ME3 have none
+    out = run(ds, "journey_values")
+    assert list(zip(out["journey"], out["value"])) == [
+        (1, 50.0), (2, 200.0), (3, 800.0), (4, 1000.0), (6, 300.0), (8, 700.0), (9, 90.0), (10, 100.0)]
+    # a window ending 2025-04-30 holds MG1, ME1 and MA; MA's credit note of May is after it
+    early = registry.run("journey_values", ds, Window(date(2025, 1, 1), date(2025, 4, 30)))
+    assert list(zip(early["journey"], early["value"])) == [(1, 50.0), (2, 200.0), (3, 1000.0)]
+
+
+def test_journey_code_names(ds):
+    out = run(ds, "journey_code_names")
+    assert list(zip(out["kind"], out["code"], out["name"])) == [
+        ("channel", 0, "directory"), ("channel", 1, "event"), ("channel", 2, "fee earner"),
+        ("channel", 3, "newsletter"), ("channel", 4, "referral"), ("channel", 5, "seminar"),
+        ("channel", 6, "social media"), ("channel", 7, "website"),
+        ("referrer", 0, "R1"), ("referrer", 1, "R2"),
+    ]
+
+
+@pytest.mark.parametrize("lookback", [0, 1, 5, 30, 98, 364, 365, 366, 1000])
+@pytest.mark.parametrize("filters", [None, Filters(team=["corporate"]), Filters(team=["property"])])
+def test_models_read_the_same_journeys_as_journey_touches(ds, lookback, filters):
+    """The models read journey_codes and cut the lookback in numpy; journey_touches cuts it in SQL.
+    Both must give every model the same journeys."""
+    values = {"start": WINDOW.start, "end": WINDOW.end, "lookback_days": lookback,
+              **(filters or Filters()).as_params()}
+    from_codes = attribution.journeys(ds, values)
+    from_text = attribution.Touches.from_frame(run(ds, "journey_touches", filters, lookback_days=lookback))
+    pd.testing.assert_frame_equal(attribution.summary(from_codes), attribution.summary(from_text))
+    for model in attribution.MODELS:
+        for credit in (attribution.channel_credit, attribution.referrer_credit):
+            pd.testing.assert_frame_equal(credit(from_codes, model), credit(from_text, model))

@@ -95,3 +95,14 @@ from kept_fee_facts(p_team, p_office, p_work_type, p_referrer_type, p_region)
 where fact_direction = 'inbound'
   and billed_on between p_start and p_end
 group by fact_referrer_id;
+
+-- The attribution journeys (journey_facts, one row per conversion and touchpoint) filtered as
+-- kept_matters filters their conversions.
+create or replace macro kept_journey_facts(p_team, p_office, p_work_type, p_referrer_type, p_region) as table
+select * exclude (team, work_type, fact_office, fact_referrer_type, fact_region)
+from journey_facts
+where filter_keeps(p_team, team)
+  and filter_keeps(p_work_type, work_type)
+  and filter_keeps(p_office, fact_office)
+  and filter_keeps(p_referrer_type, fact_referrer_type)
+  and filter_keeps(p_region, fact_region);
