@@ -1,8 +1,8 @@
 """Multi-touch attribution (metrics.md "Multi-touch attribution"): the model arithmetic.
 
 The journeys are built once per data version (``queries/_facts/journey_facts.sql``) and read
-per window as numbers (``queries/attribution/journey_codes.sql``, ``Touches``; the non-converting
-ones from ``nonconverting_journeys.sql``); this module gives each touchpoint its
+per window as numbers (``queries/attribution/journey_codes.sql`` and ``nonconverting_codes.sql``,
+``Touches``); this module gives each touchpoint its
 weight under one of the ten models and adds the weights up per channel and
 per referrer. Everything is exact and deterministic: Markov removal effects
 are absorption probabilities from a linear solve, Shapley values are exact.
@@ -202,20 +202,45 @@ class Touches:
         at = np.clip(np.searchsorted(looked_up, journey[starts]), 0, max(len(looked_up) - 1, 0))
         found = (at < len(looked_up)) & (looked_up[at] == journey[starts]) if len(looked_up) else at < 0
         value = np.where(found, _column(values, "value", float)[at] if len(looked_up) else 0.0, 0.0)
-        kinds = names.column("kind").to_numpy(zero_copy_only=False)
-        labels = names.column("name").to_numpy(zero_copy_only=False)
-        order = np.argsort(names.column("code").to_numpy(zero_copy_only=False), kind="stable")
         return cls(
             position=(position - (n - kept_n))[inside],
             n=kept_n[inside],
             d=d[inside],
             channel=_column(codes, "channel_code")[inside],
             referrer=_column(codes, "referrer_code")[inside],
-            channels=labels[order][kinds[order] == "channel"],
-            referrers=labels[order][kinds[order] == "referrer"],
+            channels=_names(names, "channel"),
+            referrers=_names(names, "referrer"),
             conversion_value=value,
             conversion_attributed=kept > 0,
         )
+
+    @classmethod
+    def from_client_codes(cls, codes: pa.Table, names: pa.Table) -> Touches:
+        """From nonconverting_codes (touchpoints by client, then time) and journey_code_names: one
+        journey per client, without value."""
+        client = _column(codes, "client")
+        starts = np.flatnonzero(np.diff(client, prepend=-2) != 0) if len(client) else np.zeros(0, np.int64)
+        lengths = np.diff(np.append(starts, len(client)))
+        return cls(
+            position=np.arange(len(client)) - np.repeat(starts, lengths) + 1,
+            n=np.repeat(lengths, lengths),
+            d=np.zeros(len(client)),
+            channel=_column(codes, "channel_code"),
+            referrer=_column(codes, "referrer_code"),
+            channels=_names(names, "channel"),
+            referrers=_names(names, "referrer"),
+            conversion_value=np.zeros(len(starts)),
+            conversion_attributed=np.ones(len(starts), dtype=bool),
+        )
+
+
+def _names(names: pa.Table, kind: str) -> np.ndarray:
+    """journey_code_names' names of one kind, by code."""
+    kinds = names.column("kind").to_numpy(zero_copy_only=False)
+    labels = names.column("name").to_numpy(zero_copy_only=False)
+    codes = names.column("code").to_numpy(zero_copy_only=False)
+    mine = kinds == kind
+    return labels[mine][np.argsort(codes[mine], kind="stable")]
 
 
 def _column(table: pa.Table, name: str, dtype: type = np.int64) -> np.ndarray:
@@ -727,10 +752,11 @@ def journeys(dataset: Dataset, values: dict[str, object]) -> Touches:
 
 
 def nonconverting(dataset: Dataset, values: dict[str, object]) -> Touches:
-    """nonconverting_journeys of the window as Touches."""
+    """The non-converting journeys of the window as Touches (nonconverting_codes)."""
     window = {k: values[k] for k in ("start", "end")}
-    return _remembered(dataset, "nonconverting", window, lambda: Touches.from_frame(
-        registry.run_sql(dataset, "nonconverting_journeys", window)))
+    return _remembered(dataset, "nonconverting", window, lambda: Touches.from_client_codes(
+        registry.run_sql_arrow(dataset, "nonconverting_codes", window),
+        registry.run_sql_arrow(dataset, "journey_code_names", window)))
 
 
 def _credit_query(name: str, credit):

@@ -25,7 +25,7 @@ from dashboard.contract import TABLE_NAMES
 FACTS_SQL_DIR = Path(__file__).resolve().parent.parent / "queries" / "_facts"
 # Built in this order; each reads contract tables and the facts before it.
 FACT_NAMES = ("referral_facts", "matter_facts", "fee_facts", "activity_facts", "relationship_facts",
-              "touch_codes", "journey_conversions", "journey_facts", "journey_fees")
+              "touch_codes", "journey_conversions", "journey_facts", "journey_fees", "touch_facts")
 CACHE_SUFFIX = ".refport-cache"
 # Rows per Parquet row group: small enough that a window skips whole groups by their date range.
 ROW_GROUP_SIZE = 122_880

@@ -682,3 +682,18 @@ def test_models_read_the_same_journeys_as_journey_touches(ds, lookback, filters)
     for model in attribution.MODELS:
         for credit in (attribution.channel_credit, attribution.referrer_credit):
             pd.testing.assert_frame_equal(credit(from_codes, model), credit(from_text, model))
+
+
+def test_nonconverting_codes(ds):
+    # clients A 0, B 1, C 2, D 3, E 4, G 5, H 6, J 7; seq runs client by client, then by time
+    # (A: TA1 1, TA2 2, ... TA5 5; ... H: TH0 19, TH1 20, TH2 21). A's TA5 (website) comes after
+    # MA's day; H never converted, TH0 is before the window.
+    out = run(ds, "nonconverting_codes")
+    assert [tuple(int(v) for v in row) for row in out.itertuples(index=False)] == [
+        (5, 0, 7, -1), (20, 6, 7, -1), (21, 6, 6, -1)]
+    others = attribution.nonconverting(ds, {"start": WINDOW.start, "end": WINDOW.end})
+    as_text = attribution.Touches.from_frame(run(ds, "nonconverting_journeys"))
+    for column in ("position", "n"):
+        assert getattr(others, column).tolist() == getattr(as_text, column).tolist()
+    assert others.channels[others.channel].tolist() == as_text.channels[as_text.channel].tolist()
+    assert others.position.tolist() == [1, 1, 2] and others.n.tolist() == [1, 2, 2]

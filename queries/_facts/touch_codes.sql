@@ -1,10 +1,13 @@
 -- name: touch_codes
--- purpose: a small integer for every channel and every referrer named on a touchpoint, numbered
+-- purpose: a small integer for every channel, referrer and client named on a touchpoint, numbered
 --          in name order (so code order is name order), so that the attribution journeys carry
 --          numbers instead of millions of strings
--- grain: one row per (kind, name); kind 'channel' or 'referrer', code from 0
+-- grain: one row per (kind, name); kind 'channel', 'referrer' or 'client', code from 0
 select 'channel' as kind, channel as name, cast(row_number() over (order by channel) - 1 as integer) as code
 from (select distinct channel from touchpoints where channel is not null)
 union all
 select 'referrer' as kind, referrer_id as name, cast(row_number() over (order by referrer_id) - 1 as integer) as code
 from (select distinct referrer_id from touchpoints where referrer_id is not null)
+union all
+select 'client' as kind, client_id as name, cast(row_number() over (order by client_id) - 1 as integer) as code
+from (select distinct client_id from touchpoints where client_id is not null)
