@@ -184,8 +184,8 @@ class Touches:
         )
 
     @classmethod
-    def from_codes(cls, codes: pa.Table, values: pa.Table, names: pa.Table, lookback_days: int) -> Touches:
-        """From journey_codes, journey_values and journey_code_names: keeps each journey's touchpoints
+    def from_codes(cls, codes: pa.Table, fees: pa.Table, names: pa.Table, lookback_days: int) -> Touches:
+        """From journey_codes, journey_fee_rows and journey_code_names: keeps each journey's touchpoints
         with d ≤ lookback_days (its last ones, as touchpoints come in time order) and renumbers them."""
         journey = _column(codes, "journey")
         position, n, d = (_column(codes, c) for c in ("position", "n", "d"))
@@ -198,10 +198,7 @@ class Touches:
         inside = (n > 0) & (d <= lookback_days)
         kept = np.add.reduceat(inside.astype(np.int64), starts) if len(starts) else np.zeros(0, np.int64)
         kept_n = np.repeat(kept, lengths)
-        looked_up = _column(values, "journey")
-        at = np.clip(np.searchsorted(looked_up, journey[starts]), 0, max(len(looked_up) - 1, 0))
-        found = (at < len(looked_up)) & (looked_up[at] == journey[starts]) if len(looked_up) else at < 0
-        value = np.where(found, _column(values, "value", float)[at] if len(looked_up) else 0.0, 0.0)
+        value = _journey_values(fees, journey[starts])
         return cls(
             position=(position - (n - kept_n))[inside],
             n=kept_n[inside],
@@ -232,6 +229,22 @@ class Touches:
             conversion_value=np.zeros(len(starts)),
             conversion_attributed=np.ones(len(starts), dtype=bool),
         )
+
+
+def _journey_values(fees: pa.Table, journeys: np.ndarray) -> np.ndarray:
+    """The value of each of ``journeys`` (ascending): its journey_fee_rows added up, 0 without any."""
+    journey, amount = _column(fees, "journey"), _column(fees, "amount", float)
+    if len(journey) and (np.diff(journey) < 0).any():
+        order = np.argsort(journey, kind="stable")
+        journey, amount = journey[order], amount[order]
+    starts = np.flatnonzero(np.diff(journey, prepend=journey[0] - 1)) if len(journey) else journey
+    totals = np.add.reduceat(amount, starts) if len(starts) else amount
+    at = np.searchsorted(journey[starts], journeys)
+    found = at < len(starts)
+    found[found] = journey[starts][at[found]] == journeys[found]
+    value = np.zeros(len(journeys))
+    value[found] = totals[at[found]]
+    return value
 
 
 def _names(names: pa.Table, kind: str) -> np.ndarray:
@@ -738,13 +751,13 @@ def _remembered(dataset: Dataset, what: str, values: dict[str, object], build) -
 
 def journeys(dataset: Dataset, values: dict[str, object]) -> Touches:
     """The converting journeys of the window, filters and lookback_days (default 365), as Touches:
-    journey_codes (the journeys before any lookback, as numbers) with journey_values."""
-    window = {k: values[k] for k in _WINDOW_KEYS if k in values}
+    journey_codes (the journeys before any lookback, as numbers) with journey_fee_rows."""
+    window = {k: values.get(k) for k in _WINDOW_KEYS}  # a filter not given keeps everything
     lookback = int(values.get("lookback_days", 365))  # type: ignore[call-overload]
 
     def build() -> Touches:
         codes = registry.run_sql_arrow(dataset, "journey_codes", window)
-        fees = registry.run_sql_arrow(dataset, "journey_values", window)
+        fees = registry.run_sql_arrow(dataset, "journey_fee_rows", window)
         names = registry.run_sql_arrow(dataset, "journey_code_names", window)
         return Touches.from_codes(codes, fees, names, lookback)
 

@@ -648,15 +648,21 @@ def test_journey_codes(ds):
     assert kept["journey"].tolist() == [6]
 
 
-def test_journey_values(ds):
-    # fees billed up to 2025-12-31 on the window's conversions (journeys 1-10): MA 1000 − 200, MA's
-    # 500 of 2026 left out; MG0 (journey 0, opened 2024) is outside the window; MC and ME3 have none
-    out = run(ds, "journey_values")
-    assert list(zip(out["journey"], out["value"])) == [
-        (1, 50.0), (2, 200.0), (3, 800.0), (4, 1000.0), (6, 300.0), (8, 700.0), (9, 90.0), (10, 100.0)]
+def test_journey_fee_rows(ds):
+    # fee rows billed up to 2025-12-31 on the window's conversions (journeys 1-10), by journey then
+    # day: MA's 1000 and its −200 credit note, not its 500 of 2026; MG0 (journey 0, opened 2024) is
+    # outside the window; MC and ME3 have none
+    out = run(ds, "journey_fee_rows")
+    assert list(zip(out["journey"], out["amount"])) == [
+        (1, 50.0), (2, 200.0), (3, 1000.0), (3, -200.0), (4, 1000.0), (6, 300.0), (8, 700.0),
+        (9, 90.0), (10, 100.0)]
     # a window ending 2025-04-30 holds MG1, ME1 and MA; MA's credit note of May is after it
-    early = registry.run("journey_values", ds, Window(date(2025, 1, 1), date(2025, 4, 30)))
-    assert list(zip(early["journey"], early["value"])) == [(1, 50.0), (2, 200.0), (3, 1000.0)]
+    early = registry.run("journey_fee_rows", ds, Window(date(2025, 1, 1), date(2025, 4, 30)))
+    assert list(zip(early["journey"], early["amount"])) == [(1, 50.0), (2, 200.0), (3, 1000.0)]
+    # added up per conversion: MA 800, ME2 1000 while ME3 of the same journey gets 0, MF 700
+    touches = attribution.journeys(ds, {"start": WINDOW.start, "end": WINDOW.end})
+    assert touches.conversion_value.tolist() == [50.0, 200.0, 800.0, 1000.0, 0.0, 300.0, 0.0, 700.0,
+                                                 90.0, 100.0]
 
 
 def test_journey_code_names(ds):
