@@ -4,7 +4,8 @@
 --          end of its opened_on day and after the end of the day of the client's previous
 --          conversion (same-day matters share one journey). A lookback keeps the touchpoints with
 --          d ≤ lookback_days, which are the last ones of a journey. Channels and referrers as
---          touch_codes numbers; the conversion's window and filter columns repeated on each row.
+--          touch_codes numbers; the conversion's matter, client, window and filter columns
+--          repeated on each row (read only by the queries that show them).
 -- grain: one row per (conversion, touchpoint), by journey then position; a conversion without
 --        touchpoints has one row with n = 0 and the touchpoint columns null
 with
@@ -26,6 +27,8 @@ touches as (
 
 select
     c.journey,
+    c.matter_id,
+    c.client_id,
     c.opened_on,
     c.team,
     c.work_type,

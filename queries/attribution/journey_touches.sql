@@ -10,14 +10,18 @@
 --          previous-conversion cut uses all the client's matters, so a conversion's journey never
 --          depends on the filters. Read from journey_facts (the journeys before any lookback),
 --          as the models read journey_codes.
--- grain: one row per (conversion, touchpoint), by matter_id then position; a conversion with
---        an empty journey (unattributed) has one row with n = 0 and the touchpoint columns null
+-- grain: one row per (conversion, touchpoint), by conversion (opened_on, then matter_id) then
+--        position; a conversion with an empty journey (unattributed) has one row with n = 0 and
+--        the touchpoint columns null
 -- param: lookback_days int = 365
 with
 
 kept as (
     select
         journey,
+        matter_id,
+        client_id,
+        opened_on,
         n,
         position,
         touchpoint_id,
@@ -44,6 +48,9 @@ touches as (
     -- a journey's touchpoints within the lookback, or one row without a touchpoint when none is
     select
         journey,
+        matter_id,
+        client_id,
+        opened_on,
         kept_n as n,
         case when inside then position - first_kept + 1 end as position,
         case when inside then touchpoint_id end as touchpoint_id,
@@ -55,18 +62,25 @@ touches as (
     where inside or (kept_n = 0 and (n = 0 or position = n))
 ),
 
+window_journeys as (
+    select min(journey) as first_journey, max(journey) as last_journey
+    from journey_conversions
+    where opened_on between $start and $end
+),
+
 values_ as (
     select f.journey, sum(f.amount) as value
     from journey_fees as f
-    where f.billed_on <= $end
-      and f.journey in (select journey from touches)
+    where f.journey >= (select first_journey from window_journeys)
+      and f.journey <= (select last_journey from window_journeys)
+      and f.billed_on <= $end
     group by f.journey
 )
 
 select
-    c.matter_id,
-    c.client_id,
-    c.opened_on,
+    t.matter_id,
+    t.client_id,
+    t.opened_on,
     coalesce(v.value, 0.0) as value,
     t.n,
     t.position,
@@ -76,8 +90,7 @@ select
     rf.name as referrer_id,
     t.d
 from touches as t
-join journey_conversions as c on c.journey = t.journey
 left join values_ as v on v.journey = t.journey
 left join touch_codes as ch on ch.kind = 'channel' and ch.code = t.channel_code
 left join touch_codes as rf on rf.kind = 'referrer' and rf.code = t.referrer_code
-order by c.matter_id, t.position
+order by t.journey, t.position
