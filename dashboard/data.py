@@ -77,7 +77,7 @@ def open_dataset(data_dir: str | Path | None = None, progress: Callable[[str], N
             con.execute(f"create view {name} as select * from read_parquet({facts.quote(file)})")
     for name in facts.FACT_NAMES:
         if built:
-            con.execute(f"create view {name} as select * from read_parquet({facts.quote(built / f'{name}.parquet')})")
+            con.execute(f"create view {name} as select * from read_parquet({facts.quote(facts.fact_file(built, name))})")
             continue
         # Facts could not be built (a file missing or unreadable; the check says which): the same
         # joins run as views, so whatever can be computed still is.

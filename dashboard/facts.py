@@ -69,14 +69,15 @@ def facts_dir(data_dir: Path, fingerprint: str,
               progress: Callable[[str], None] | None = None) -> Path | None:
     """The folder holding this data's fact files, built first when missing; None when they cannot be
     built (a file missing or unreadable: the contract check reports it, and the filter macros then
-    join the contract tables as views instead)."""
+    join the contract tables as views instead). Only the facts whose file is missing are built: a
+    new refport that changed one fact's SQL rebuilds that fact and those after it, not all."""
     if not _source_tables_present(data_dir):
         return None
     target = facts_dir_if_built(data_dir, fingerprint)
     if target is not None:
         return target
     root = cache_root(data_dir)
-    target = root / f"{fingerprint}-{_sql_version()}"
+    target = root / fingerprint
     try:
         _build(data_dir, target, progress)
     except (duckdb.Error, OSError):
@@ -86,18 +87,26 @@ def facts_dir(data_dir: Path, fingerprint: str,
 
 
 @cache
-def _sql_version() -> str:
-    """Changes when a fact's SQL changes, so an upgraded refport does not read facts built by an older one."""
-    digest = hashlib.sha256()
+def fact_versions() -> dict[str, str]:
+    """Each fact's version: a hash of its SQL and of the versions of the facts before it (which it
+    may read), so a fact is rebuilt when its SQL, or that of one it may read, changes."""
+    versions: dict[str, str] = {}
+    chain = hashlib.sha256()
     for name in FACT_NAMES:
-        digest.update(fact_sql(name).encode())
-    return digest.hexdigest()[:8]
+        chain.update(fact_sql(name).encode())
+        versions[name] = chain.copy().hexdigest()[:8]
+    return versions
+
+
+def fact_file(folder: Path, name: str) -> Path:
+    """The Parquet file of one fact, named with its version."""
+    return folder / f"{name}-{fact_versions()[name]}.parquet"
 
 
 def facts_dir_if_built(data_dir: Path, fingerprint: str) -> Path | None:
     """The folder of this data's facts if they are all there, else None (nothing is built)."""
-    target = cache_root(data_dir) / f"{fingerprint}-{_sql_version()}"
-    return target if all((target / f"{name}.parquet").exists() for name in FACT_NAMES) else None
+    target = cache_root(data_dir) / fingerprint
+    return target if all(fact_file(target, name).exists() for name in FACT_NAMES) else None
 
 
 def _build(data_dir: Path, target: Path, progress: Callable[[str], None] | None) -> None:
@@ -118,9 +127,12 @@ def _build(data_dir: Path, target: Path, progress: Callable[[str], None] | None)
             file = data_dir / f"{name}.parquet"
             con.execute(f"create view {name} as select * from read_parquet({quote(file)})")
         for name in FACT_NAMES:
+            final = fact_file(target, name)
+            if final.exists():  # built by an earlier run, for this data and this SQL
+                con.execute(f"create view {name} as select * from read_parquet({quote(final)})")
+                continue
             if progress:
                 progress(f"building {name} for {data_dir.name}")
-            final = target / f"{name}.parquet"
             partial = target / f".{name}.{os.getpid()}.parquet"
             con.execute(
                 f"copy ({fact_sql(name)}) to {quote(partial)} "
@@ -134,10 +146,14 @@ def _build(data_dir: Path, target: Path, progress: Callable[[str], None] | None)
 
 
 def _drop_stale(root: Path, keep: Path) -> None:
-    """Facts of earlier versions of the data are never read again."""
+    """Facts of earlier versions of the data, or of older SQL, are never read again."""
     for folder in root.iterdir():
         if folder.is_dir() and folder != keep:
             shutil.rmtree(folder, ignore_errors=True)
+    current = {fact_file(keep, name) for name in FACT_NAMES}
+    for file in keep.glob("*.parquet"):
+        if file not in current:
+            file.unlink(missing_ok=True)
 
 
 def quote(path: Path) -> str:

@@ -35,7 +35,7 @@ def test_facts_are_built_beside_the_data_once_per_version(data_dir):
     folders = _fact_folders(data_dir)
     assert [f.parent for f in folders] == [data_dir.parent / "extracts.refport-cache"]
     built = {p.name: p.stat().st_mtime_ns for p in folders[0].glob("*.parquet")}
-    assert sorted(built) == sorted(f"{name}.parquet" for name in facts.FACT_NAMES)
+    assert sorted(built) == sorted(facts.fact_file(folders[0], name).name for name in facts.FACT_NAMES)
 
     second = open_dataset(data_dir)  # same data: the files are read, not written again
     assert second.fingerprint == first.fingerprint
@@ -145,3 +145,25 @@ def test_the_app_shows_a_spinner_only_while_facts_must_be_built(data_dir):
     assert not isinstance(state._preparing(data_dir, stamp), nullcontext)  # nothing built yet
     open_dataset(data_dir)
     assert isinstance(state._preparing(data_dir, stamp), nullcontext)
+
+
+def test_changed_fact_sql_rebuilds_that_fact_and_later_ones_only(data_dir, monkeypatch):
+    open_dataset(data_dir)
+    folder = _fact_folders(data_dir)[0]
+    before = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.parquet")}
+    changed = facts.FACT_NAMES[-2]
+    original = facts.fact_sql
+    monkeypatch.setattr(facts, "fact_sql", lambda name: original(name) + ("\n" if name == changed else ""))
+    facts.fact_versions.cache_clear()
+    try:
+        open_dataset(data_dir)
+        after = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.parquet")}
+        untouched = facts.FACT_NAMES[:-2]
+        for name in untouched:  # same file, not written again
+            file = facts.fact_file(folder, name).name
+            assert after[file] == before[file]
+        rebuilt = {facts.fact_file(folder, name).name for name in facts.FACT_NAMES[-2:]}
+        assert rebuilt.isdisjoint(before) and rebuilt <= after.keys()
+        assert len(after) == len(facts.FACT_NAMES)  # the old versions' files are gone
+    finally:
+        facts.fact_versions.cache_clear()
