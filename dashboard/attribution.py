@@ -135,7 +135,7 @@ class Touches:
         """A credit table of these journeys, computed once per model (the comparison, the rank
         movement and return on relationships all ask for every model); callers get a copy."""
         nonconverting = nonconverting if model == "markov" else None  # only Markov reads them
-        key = (kind, model, half_life_days if model == "time_decay" else None, id(nonconverting))
+        key = self._key(kind, model, half_life_days, nonconverting)
         with self._lock:
             hit = self._credit.get(key)
         if hit is None or hit[0] is not nonconverting:
@@ -143,6 +143,15 @@ class Touches:
             with self._lock:
                 self._credit[key] = hit
         return hit[1].copy()
+
+    def remember(self, kind: str, model: str, half_life_days: float, credit: pd.DataFrame) -> None:
+        """Keep a rule-based model's credit table computed along with another one."""
+        with self._lock:
+            self._credit[self._key(kind, model, half_life_days, None)] = (None, credit)
+
+    @staticmethod
+    def _key(kind: str, model: str, half_life_days: float, nonconverting: object) -> tuple:
+        return (kind, model, half_life_days if model == "time_decay" else None, id(nonconverting))
 
     @property
     def journeys(self) -> int:
@@ -501,9 +510,21 @@ def channel_credit(
             return _markov(touches, empty if nonconverting is None else nonconverting)
         if model == "shapley":
             return _shapley(touches)
-        return _channel_frame(touches, rule_weights(touches, model, half_life_days))
+        return _rule_credit(touches, model, half_life_days)[0]
 
     return touches.remembered("channel", model, half_life_days, nonconverting, compute)
+
+
+def _rule_credit(touches: Touches, model: str, half_life_days: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A rule-based model's credit per channel and per referrer from one computation of its weights
+    (pages ask for both), each remembered for the other's caller."""
+    weight = rule_weights(touches, model, half_life_days)
+    referrals = _ReferralCredit(touches)
+    channel = _channel_frame(touches, weight)
+    referrer = referrals.frame(*referrals.credit(weight))
+    touches.remember("channel", model, half_life_days, channel)
+    touches.remember("referrer", model, half_life_days, referrer)
+    return channel, referrer
 
 
 def _channel_frame(touches: Touches, weight: np.ndarray) -> pd.DataFrame:
@@ -565,9 +586,9 @@ def referrer_credit(
     touches = as_touches(touches)
 
     def compute() -> pd.DataFrame:
-        referrals = _ReferralCredit(touches)
         if model in RULE_BASED:
-            return referrals.frame(*referrals.credit(rule_weights(touches, model, half_life_days)))
+            return _rule_credit(touches, model, half_life_days)[1]
+        referrals = _ReferralCredit(touches)
         linear = rule_weights(touches, "linear")
         conversions, value = referrals.credit(linear)
         if not len(referrals.ids):
