@@ -25,7 +25,9 @@ from dashboard.contract import TABLE_NAMES
 FACTS_SQL_DIR = Path(__file__).resolve().parent.parent / "queries" / "_facts"
 # Built in this order; each reads contract tables and the facts before it.
 FACT_NAMES = ("referral_facts", "matter_facts", "fee_facts", "activity_facts", "relationship_facts",
-              "touch_codes", "journey_conversions", "journey_facts", "journey_fees", "touch_facts")
+              "touch_codes", "journey_conversions", "journey_facts", "journey_fees", "touch_facts",
+              "referral_months", "fee_days", "fee_months", "activity_months", "first_referral_days",
+              "lifetime_fee_days", "mover_referrals", "mover_fees", "inbound_outcomes")
 CACHE_SUFFIX = ".refport-cache"
 # Rows per Parquet row group: small enough that a window skips whole groups by their date range.
 ROW_GROUP_SIZE = 122_880
@@ -123,6 +125,7 @@ def _build(data_dir: Path, target: Path, progress: Callable[[str], None] | None)
         "temp_directory": str(target / ".spill"),
     })
     try:
+        con.execute("set enable_progress_bar = false")  # progress goes through ``progress``, fact by fact
         for name in TABLE_NAMES:
             file = data_dir / f"{name}.parquet"
             con.execute(f"create view {name} as select * from read_parquet({quote(file)})")

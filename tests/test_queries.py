@@ -252,3 +252,37 @@ def test_default_window_ends_at_the_latest_date_in_the_data(tiny):
 def test_every_query_file_has_a_complete_header():
     for query in registry.queries().values():
         assert query.purpose and query.grain, query.name
+
+
+def test_window_edges_inside_months_count_by_the_day(tiny):
+    # 2025-01-02 .. 2025-12-30: the month facts give February to November, the edge days the rest.
+    card = run(tiny, "scorecard", Window(date(2025, 1, 2), date(2025, 12, 30))).set_index("referrer_id")
+    r1 = card.loc["R1"]
+    # RF1 (2025-01-01) and RF3 (2025-12-31) fall a day outside; RF2 (2025-03-10, lost) is in
+    assert (r1.referrals, r1.won, r1.lost, r1.open) == (1, 0, 1, 0)
+    assert r1.last_referral_on == date(2025, 3, 10)  # RF3 is after the end
+    # M1 2025-02-01 1000 + M4 2025-01-31 3000
+    assert r1.referred_fees == pytest.approx(4000)
+    assert r1.investment_cost == pytest.approx(300)  # A1 2025-02-02
+    # A4 (2025-12-31) is after the end
+    assert card.loc["R2", "investment_cost"] == 0
+
+
+@pytest.mark.parametrize("window", [
+    Window(date(2025, 1, 1), date(2025, 12, 31)),    # whole months only
+    Window(date(2025, 1, 2), date(2025, 12, 30)),    # both edges cut a month
+    Window(date(2025, 3, 5), date(2025, 3, 20)),     # inside one month
+    Window(date(2025, 1, 31), date(2025, 2, 1)),     # two edge days, no whole month
+    Window(date(2025, 12, 31), date(2025, 12, 31)),  # one day
+], ids=str)
+@pytest.mark.parametrize("name", [
+    "scorecard", "prioritisation", "service_levels", "tiering", "concentration", "concentration_trend",
+    "internal_flows", "referrer_lifetime", "kpi_measures", "funnel", "moved_contacts",
+])
+def test_month_facts_agree_with_the_rows(tiny, name, window):
+    # Without a team, office or work-type filter these read the month and day facts (queries/_facts)
+    # plus the rows of the window's edge days; with one, the rows only. A team filter naming every
+    # team keeps every row of TINY, so the two ways must give the same result.
+    every_team = Filters(team=("corporate", "property"))
+    pd.testing.assert_frame_equal(run(tiny, name, window), run(tiny, name, window, every_team),
+                                  check_exact=False, rtol=1e-9)

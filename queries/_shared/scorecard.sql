@@ -14,54 +14,29 @@ create or replace macro referrer_scorecard(p_start, p_end, p_team, p_office, p_w
         from kept_referrers(p_referrer_type, p_region)
     ),
 
-    referrals_ as not materialized (
-        select referral_id, referrer_id, direction, status, referred_on
-        from kept_referrals(p_team, p_office, p_work_type, p_referrer_type, p_region)
-        where direction in ('inbound', 'outbound')
-    ),
-
-    activities_ as (
-        select a.referrer_id, a.hours, a.hours * fe.cost_rate + a.expense as cost
-        from kept_activities(p_team, p_office, p_referrer_type, p_region) as a
-        left join fee_earners as fe on fe.fee_earner_id = a.fee_earner_id
-        where a.occurred_on between p_start and p_end
-    ),
-
     relationships_ as (
         select referrer_id, fee_earner_id, contact_id, strength
         from kept_relationships(p_team, p_office, p_referrer_type, p_region)
     ),
 
-    inbound_in_window as (
+    -- referral counts per referrer from whole months and the window's edge days (kept_referral_tallies)
+    in_window as (
         select
             referrer_id,
-            count(*)                                  as referrals,
-            count(*) filter (where status = 'won')      as won,
-            count(*) filter (where status = 'lost')     as lost,
-            count(*) filter (where status = 'declined') as declined,
-            count(*) filter (where status = 'open')     as open
-        from referrals_
-        where direction = 'inbound' and referred_on between p_start and p_end
-        group by referrer_id
-    ),
-
-    outbound_in_window as (
-        select referrer_id, count(*) as outbound_referrals
-        from referrals_
-        where direction = 'outbound' and referred_on between p_start and p_end
+            sum(referrals) filter (where direction = 'inbound')::bigint  as referrals,
+            sum(won) filter (where direction = 'inbound')::bigint        as won,
+            sum(lost) filter (where direction = 'inbound')::bigint       as lost,
+            sum(declined) filter (where direction = 'inbound')::bigint   as declined,
+            sum(open) filter (where direction = 'inbound')::bigint       as open,
+            sum(referrals) filter (where direction = 'outbound')::bigint as outbound_referrals
+        from kept_referral_tallies(p_start, p_end, p_team, p_office, p_work_type, p_referrer_type, p_region)
         group by referrer_id
     ),
 
     last_referral as (
-        select
-            referrer_id,
-            max(referred_on) as last_referral_on,
-            -- prune rule: any inbound referral in the 24 months to `end`,
-            -- whatever the window's start
-            bool_or(referred_on >= cast(p_end::date - interval 24 month + interval 1 day as date))
-                as referred_in_last_24_months
-        from referrals_
-        where direction = 'inbound' and referred_on <= p_end
+        select referrer_id, max(last_on) as last_referral_on
+        from kept_referral_tallies('0001-01-01'::date, p_end, p_team, p_office, p_work_type, p_referrer_type, p_region)
+        where direction = 'inbound'
         group by referrer_id
     ),
 
@@ -73,10 +48,10 @@ create or replace macro referrer_scorecard(p_start, p_end, p_team, p_office, p_w
     investment as (
         select
             referrer_id,
-            count(*)              as activities,
-            sum(hours)            as investment_hours,
-            sum(cost)             as investment_cost
-        from activities_
+            sum(activities)::bigint as activities,
+            sum(hours)              as investment_hours,
+            sum(cost)               as investment_cost
+        from kept_activity_tallies(p_start, p_end, p_team, p_office, p_referrer_type, p_region)
         group by referrer_id
     ),
 
@@ -104,15 +79,16 @@ create or replace macro referrer_scorecard(p_start, p_end, p_team, p_office, p_w
             coalesce(v.investment_hours, 0)        as investment_hours,
             coalesce(v.investment_cost, 0)         as investment_cost,
             coalesce(v.activities, 0)              as activities,
-            coalesce(o.outbound_referrals, 0)      as outbound_referrals,
+            coalesce(i.outbound_referrals, 0)      as outbound_referrals,
             l.last_referral_on,
-            coalesce(l.referred_in_last_24_months, false) as referred_in_last_24_months,
+            -- prune rule: any inbound referral in the 24 months to `end`, whatever the window's start
+            coalesce(l.last_referral_on >= cast(p_end::date - interval 24 month + interval 1 day as date), false)
+                                                   as referred_in_last_24_months,
             coalesce(w.relationship_count, 0)      as relationship_count,
             coalesce(w.fee_earners_who_know, 0)    as fee_earners_who_know,
             w.max_strength
         from referrers_ as r
-        left join inbound_in_window as i on i.referrer_id = r.referrer_id
-        left join outbound_in_window as o on o.referrer_id = r.referrer_id
+        left join in_window as i on i.referrer_id = r.referrer_id
         left join last_referral as l on l.referrer_id = r.referrer_id
         left join referred_fees as f on f.referrer_id = r.referrer_id
         left join investment as v on v.referrer_id = r.referrer_id

@@ -24,20 +24,22 @@ periods as (
     where period_end between $start and $end
 ),
 
--- referred fees as referred_fees_by_referrer: inbound referrals' matters, whenever referred
+-- referred fees as referred_fees_by_referrer: inbound referrals' matters, whenever referred, billed
+-- from the first period's start to the window's end; per referrer and month (periods are whole months)
 fees as (
-    select rf.referrer_id, f.billed_on, f.amount
-    from kept_fees($team, $office, $work_type, $referrer_type, $region) as f
-    join referrals as rf on rf.referral_id = f.referral_id
-    join kept_referrers($referrer_type, $region) as r on r.referrer_id = rf.referrer_id
-    where rf.direction = 'inbound'
-      and f.billed_on <= $end
+    select f.referrer_id, f.month_on, sum(f.amount) as amount
+    from kept_fee_tallies(
+        cast(date_trunc('quarter', $start::date) - interval 9 month as date), $end,
+        $team, $office, $work_type, $referrer_type, $region) as f
+    where f.direction = 'inbound'
+      and f.referrer_id in (select referrer_id from kept_referrers($referrer_type, $region))
+    group by f.referrer_id, month_on
 ),
 
 positive as (
     select p.period_end, f.referrer_id, sum(f.amount) as referred_fees
     from periods as p
-    join fees as f on f.billed_on between p.period_start and p.period_end
+    join fees as f on f.month_on between p.period_start and p.period_end
     group by p.period_end, f.referrer_id
     having sum(f.amount) > 0
 ),

@@ -30,15 +30,22 @@ target_dates as (
     from targets_
 ),
 
+day_targets as (
+    -- the target mix in force on each day of the window: the latest effective_from on or before it
+    -- (found per day, not per referral, so that millions of referrals take a plain join)
+    select w.day, d.effective_from
+    from (select cast(range as date) as day from range($start::date, $end::date + 1, interval 1 day)) as w
+    asof left join target_dates as d on w.day >= d.effective_from
+),
+
 referral_targets as (
-    -- the target mix in force on each referral's date: the latest effective_from on or before it;
     -- a work type without a target in force (or a date before the first mix) counts as target 0
     select
         i.referral_id,
         i.referrer_id,
         coalesce(t.target_share, 0) as target_share
     from inbound as i
-    asof left join target_dates as d on i.referred_on >= d.effective_from
+    join day_targets as d on d.day = i.referred_on
     left join targets_ as t
         on t.effective_from = d.effective_from and t.work_type = i.work_type
 ),

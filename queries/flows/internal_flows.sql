@@ -24,14 +24,39 @@ pair_counts as (
     group by from_team, to_team
 ),
 
--- fees follow the work: billed in the window, whenever the internal referral was made
-pair_fees as (
-    select rf.from_team, rf.to_team, sum(f.amount) as referred_fees
+-- fees follow the work: billed in the window, whenever the internal referral was made; without a
+-- team, office or work-type filter from the facts (fee_months for whole months, fee_days for the
+-- window's edge days), else from the fee rows
+internal_fees as (
+    select from_team, to_team, amount
+    from fee_months
+    where month_facts_apply($team, $office, $work_type)
+      and direction = 'internal'
+      and filter_keeps($referrer_type, fact_referrer_type)
+      and filter_keeps($region, fact_region)
+      and month_on between whole_months_from($start) and whole_months_to($end)
+    union all
+    select from_team, to_team, amount
+    from fee_days
+    where month_facts_apply($team, $office, $work_type)
+      and direction = 'internal'
+      and filter_keeps($referrer_type, fact_referrer_type)
+      and filter_keeps($region, fact_region)
+      and (billed_on between $start and edge_head_to($start, $end, true)
+           or billed_on between edge_tail_from($start, $end, true) and $end)
+    union all
+    select rf.from_team, rf.to_team, f.amount
     from kept_fees($team, $office, $work_type, $referrer_type, $region) as f
     join referrals as rf on rf.referral_id = f.referral_id
-    where rf.direction = 'internal'
+    where not month_facts_apply($team, $office, $work_type)
+      and rf.direction = 'internal'
       and f.billed_on between $start and $end
-    group by rf.from_team, rf.to_team
+),
+
+pair_fees as (
+    select from_team, to_team, sum(amount) as referred_fees
+    from internal_fees
+    group by from_team, to_team
 )
 
 select

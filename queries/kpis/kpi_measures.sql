@@ -48,7 +48,7 @@ scoped_referrers as (
     where $scope = 'referrer' and referrer_id = $scope_value
 ),
 
-referrals_ as (
+referrals_ as not materialized (
     select rf.referral_id, rf.referrer_id, rf.direction, rf.status, rf.referred_on, rf.closed_on, rf.work_type
     from kept_referrals(
         case when $scope = 'team' then list_intersect(coalesce($team, [$scope_value]), [$scope_value]) else $team end,
@@ -61,21 +61,70 @@ referrals_ as (
       and ($scope not in ('level', 'referrer') or rf.referrer_id in (select referrer_id from scoped_referrers))
 ),
 
-inbound as (
-    select referral_id, referrer_id, status, referred_on, work_type
-    from referrals_
-    where direction = 'inbound' and referred_on between $start and $end
+-- the target mix: a mix saved in the app (the store) replaces the Parquet
+-- mix of the same effective_from; other Parquet dates still apply
+targets_ as (
+    select work_type, target_share, effective_from
+    from target_mix_current
+    union all
+    select work_type, target_share, effective_from
+    from work_type_targets
+    where effective_from not in (select effective_from from target_mix_current)
+),
+
+target_dates as (
+    select distinct effective_from
+    from targets_
+),
+
+tallies as (
+    -- inbound and outbound referrals in the window per referrer (kept_referral_tallies), in scope
+    select
+        referrer_id,
+        coalesce(sum(referrals) filter (where direction = 'inbound'), 0)   as inbound,
+        coalesce(sum(won) filter (where direction = 'inbound'), 0)         as won,
+        coalesce(sum(won) filter (where direction = 'inbound'), 0)
+            + coalesce(sum(lost) filter (where direction = 'inbound'), 0)
+            + coalesce(sum(declined) filter (where direction = 'inbound'), 0) as decided,
+        coalesce(sum(referrals) filter (where direction = 'outbound'), 0)  as outbound
+    from kept_referral_tallies(
+        $start, $end,
+        case when $scope = 'team' then list_intersect(coalesce($team, [$scope_value]), [$scope_value]) else $team end,
+        $office, $work_type,
+        case when $scope = 'referrer_type'
+             then list_intersect(coalesce($referrer_type, [$scope_value]), [$scope_value])
+             else $referrer_type end,
+        $region)
+    where $scope not in ('level', 'referrer') or referrer_id in (select referrer_id from scoped_referrers)
+    group by referrer_id
 ),
 
 referral_counts as (
     select
-        (select count(*) from inbound)                                                 as inbound_referrals,
-        (select count(*) from inbound
-         where referrer_id in (select referrer_id from levels_ where level >= 3))     as inbound_referrals_l34,
-        (select count(*) filter (where status = 'won') from inbound)                   as won,
-        (select count(*) filter (where status in ('won', 'lost', 'declined')) from inbound) as decided,
-        (select count(*) from referrals_
-         where direction = 'outbound' and referred_on between $start and $end)       as outbound_referrals
+        coalesce(sum(inbound), 0)::bigint                                              as inbound_referrals,
+        coalesce(sum(inbound) filter (
+            where referrer_id in (select referrer_id from levels_ where level >= 3)), 0)::bigint
+                                                                                       as inbound_referrals_l34,
+        coalesce(sum(won), 0)::bigint                                                  as won,
+        coalesce(sum(decided), 0)::bigint                                              as decided,
+        coalesce(sum(outbound), 0)::bigint                                             as outbound_referrals
+    from tallies
+),
+
+inbound_days as (
+    select work_type, referred_on, count(*) as referrals
+    from referrals_
+    where direction = 'inbound' and referred_on between $start and $end
+    group by work_type, referred_on
+),
+
+inbound as (
+    -- the inbound referrals in the window, counted per work type and the target mix in force on
+    -- their date (the latest effective_from on or before it; none before the first)
+    select i.work_type, d.effective_from, sum(i.referrals)::bigint as referrals
+    from inbound_days as i
+    asof left join target_dates as d on i.referred_on >= d.effective_from
+    group by i.work_type, d.effective_from
 ),
 
 fees_ as (
@@ -105,40 +154,22 @@ fee_measures as (
     from fee_ranks
 ),
 
--- the target mix: a mix saved in the app (the store) replaces the Parquet
--- mix of the same effective_from; other Parquet dates still apply
-targets_ as (
-    select work_type, target_share, effective_from
-    from target_mix_current
-    union all
-    select work_type, target_share, effective_from
-    from work_type_targets
-    where effective_from not in (select effective_from from target_mix_current)
-),
-
-target_dates as (
-    select distinct effective_from
-    from targets_
-),
-
-dated_inbound as (
-    -- the target mix in force on each referral's date: the latest effective_from on or before it
-    -- (none before the first: no target)
-    select i.referral_id, i.work_type, d.effective_from
-    from inbound as i
-    asof left join target_dates as d on i.referred_on >= d.effective_from
+inbound_total as (
+    select sum(referrals)::bigint as referrals
+    from inbound
 ),
 
 actual_mix as (
-    select work_type, count(*) / (select nullif(count(*), 0) from inbound) as actual_share
+    select work_type, sum(referrals)::bigint / (select nullif(referrals, 0) from inbound_total) as actual_share
     from inbound
     group by work_type
 ),
 
 expected_mix as (
     -- each referral expects its date's mix: the mixes weighted by their referrals
-    select t.work_type, sum(t.target_share * r.referrals) / (select nullif(count(*), 0) from inbound) as target_share
-    from (select effective_from, count(*) as referrals from dated_inbound group by effective_from) as r
+    select t.work_type, sum(t.target_share * r.referrals) / (select nullif(referrals, 0) from inbound_total)
+        as target_share
+    from (select effective_from, sum(referrals)::bigint as referrals from inbound group by effective_from) as r
     join targets_ as t on t.effective_from = r.effective_from
     group by t.work_type
 ),
@@ -152,13 +183,14 @@ drift as (
 
 own_targets as (
     -- each referral's own work type's target share on its date (no target: 0)
-    select coalesce(t.target_share, 0) as target_share
-    from dated_inbound as i
+    select i.referrals, coalesce(t.target_share, 0) as target_share
+    from inbound as i
     left join targets_ as t on t.effective_from = i.effective_from and t.work_type = i.work_type
 ),
 
 target_work as (
-    select count(*) filter (where target_share >= $threshold) / nullif(count(*), 0) as target_work_share
+    select coalesce(sum(referrals) filter (where target_share >= $threshold), 0)::bigint
+               / nullif(sum(referrals)::bigint, 0) as target_work_share
     from own_targets
 ),
 
@@ -175,7 +207,7 @@ overdue as (
       and ($scope not in ('level', 'referrer') or s.referrer_id in (select referrer_id from scoped_referrers))
 ),
 
-decided as (
+decided as not materialized (
     select referral_id
     from referrals_
     where direction = 'inbound'
@@ -189,13 +221,20 @@ told as (
     where told_on is not null
 ),
 
+loop_closed_counts as (
+    -- told: the decided referrals' marks (an inner join, so that counting the decided referrals
+    -- reads no referral_id)
+    select
+        (select count(*) from decided)                                               as decided_referrals,
+        (select count(*) from decided as d join told as t on t.referral_id = d.referral_id) as told_referrals
+),
+
 loop_closed as (
     select
-        count(*)                                          as decided_referrals,
-        count(t.referral_id)                              as told_referrals,
-        count(t.referral_id) / nullif(count(*), 0)        as loop_closed_share
-    from decided as d
-    left join told as t on t.referral_id = d.referral_id
+        decided_referrals,
+        told_referrals,
+        told_referrals / nullif(decided_referrals, 0)     as loop_closed_share
+    from loop_closed_counts
 )
 
 select

@@ -15,18 +15,30 @@ moves as (
     where m.moved_on <= $end
 ),
 
+-- kept inbound referrals to the window's end: those made by a contact who moved (old_firm,
+-- new_by_contact), and those from a firm a contact moved to (new_by_firm), from the facts that
+-- hold only these (mover_referrals, mover_fees)
 inbound as (
     select referral_id, referrer_id, contact_id, referred_on, status
-    from kept_referrals($team, $office, $work_type, $referrer_type, $region)
+    from kept_mover_referrals($team, $office, $work_type, $referrer_type, $region)
     where direction = 'inbound'
       and referred_on <= $end
+      and contact_id in (select contact_id from moves)
+),
+
+inbound_to_new_firms as (
+    select referral_id, referrer_id, referred_on
+    from kept_mover_referrals($team, $office, $work_type, $referrer_type, $region)
+    where direction = 'inbound'
+      and referred_on <= $end
+      and referrer_id in (select to_referrer_id from moves)
 ),
 
 fees_to_end as (
     select referral_id, sum(amount) as fees
-    from kept_fees($team, $office, $work_type, $referrer_type, $region)
+    from kept_mover_fees($team, $office, $work_type, $referrer_type, $region)
     where billed_on <= $end
-      and referral_id is not null
+      and referral_id in (select referral_id from inbound)
     group by referral_id
 ),
 
@@ -72,7 +84,7 @@ new_by_firm as (
         m.moved_on,
         count(i.referral_id) as new_referrer_referrals
     from moves as m
-    left join inbound as i
+    left join inbound_to_new_firms as i
         on i.referrer_id = m.to_referrer_id and i.referred_on >= m.moved_on
     group by m.contact_id, m.to_referrer_id, m.moved_on
 ),

@@ -22,12 +22,16 @@
 -- inbound referral from this referrer (the other services its clients bought).
 -- referred_fees: exactly the scorecard's (metrics.md), so a referrer's referred
 -- matter for a client someone else brought in first counts there and not here.
+--
+-- Without a team, office or work-type filter the facts first_referral_days and lifetime_fee_days
+-- (queries/_facts) hold these per day; with one, they are computed here from the rows.
 with
 
 first_referral as (
     select client_id, referrer_id, referred_on as brought_in_on
     from referrals
     where direction = 'inbound' and referred_on <= $end and client_id is not null
+      and not month_facts_apply($team, $office, $work_type)
     qualify row_number() over (partition by client_id order by referred_on, referral_id) = 1
 ),
 
@@ -53,6 +57,13 @@ client_fees as (
     join fees as f on f.matter_id = m.matter_id
     left join referrals as rf on rf.referral_id = m.referral_id
     where f.billed_on between $start and $end
+    union all
+    select l.referrer_id, l.amount, l.own_referral
+    from lifetime_fee_days as l
+    where month_facts_apply($team, $office, $work_type)
+      and l.billed_on between $start and $end
+      and (l.late_on is null or l.late_on <= $end)
+      and l.referrer_id in (select referrer_id from referrers_)
 ),
 
 lifetime as (
@@ -67,6 +78,13 @@ lifetime as (
 clients as (
     select referrer_id, count(*) as clients_brought_in
     from brought_in
+    group by referrer_id
+    union all
+    select referrer_id, sum(clients)::bigint as clients_brought_in
+    from first_referral_days
+    where month_facts_apply($team, $office, $work_type)
+      and brought_in_on <= $end
+      and referrer_id in (select referrer_id from referrers_)
     group by referrer_id
 ),
 

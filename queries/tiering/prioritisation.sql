@@ -34,14 +34,24 @@ assignments as (
 ),
 
 halves as (
+    -- inbound referrals in each half of the window (the second half starts at `mid`), per referrer
     select
         referrer_id,
-        count(*) filter (where referred_on < $start::date + cast(($end::date - $start::date + 1) // 2 as integer))
-            as referrals_first_half,
-        count(*) filter (where referred_on >= $start::date + cast(($end::date - $start::date + 1) // 2 as integer))
-            as referrals_second_half
-    from kept_referrals($team, $office, $work_type, $referrer_type, $region)
-    where direction = 'inbound' and referred_on between $start and $end
+        coalesce(sum(referrals) filter (where half = 1), 0)::bigint as referrals_first_half,
+        coalesce(sum(referrals) filter (where half = 2), 0)::bigint as referrals_second_half
+    from (
+        select referrer_id, referrals, 1 as half
+        from kept_referral_tallies(
+            $start, $start::date + cast(($end::date - $start::date + 1) // 2 as integer) - 1,
+            $team, $office, $work_type, $referrer_type, $region)
+        where direction = 'inbound'
+        union all
+        select referrer_id, referrals, 2 as half
+        from kept_referral_tallies(
+            $start::date + cast(($end::date - $start::date + 1) // 2 as integer), $end,
+            $team, $office, $work_type, $referrer_type, $region)
+        where direction = 'inbound'
+    ) as t
     group by referrer_id
 ),
 

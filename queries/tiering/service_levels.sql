@@ -43,31 +43,32 @@ period as (
 ),
 
 activities_ as (
+    -- per referrer, activity type and whole month of the period (or edge day): kept_activity_tallies
     select
         a.referrer_id,
         a.activity_type,
+        a.activities,
         a.hours,
         a.expense,
-        a.hours * fe.cost_rate + a.expense as cost,
+        a.cost,
         m.menu_level
-    from kept_activities($team, $office, $referrer_type, $region) as a
-    left join fee_earners as fe on fe.fee_earner_id = a.fee_earner_id
+    from kept_activity_tallies(
+        cast($end::date - interval 12 month + interval 1 day as date), $end,
+        $team, $office, $referrer_type, $region) as a
     left join programme_menu as m on m.activity_type = a.activity_type
-    cross join period as p
-    where a.occurred_on between p.period_start and p.period_end
 ),
 
 spend as (
     select
         l.referrer_id,
-        count(a.referrer_id)                                             as activities_12m,
-        coalesce(sum(a.hours), 0)                                        as hours_12m,
-        coalesce(sum(a.expense), 0)                                      as expense_12m,
-        coalesce(sum(a.cost), 0)                                         as cost_12m,
-        count(a.referrer_id) filter (where a.menu_level > l.level)       as off_menu_activities,
-        coalesce(sum(a.cost) filter (where a.menu_level > l.level), 0)   as off_menu_cost_12m,
+        coalesce(sum(a.activities), 0)::bigint                              as activities_12m,
+        coalesce(sum(a.hours), 0)                                           as hours_12m,
+        coalesce(sum(a.expense), 0)                                         as expense_12m,
+        coalesce(sum(a.cost), 0)                                            as cost_12m,
+        coalesce(sum(a.activities) filter (where a.menu_level > l.level), 0)::bigint as off_menu_activities,
+        coalesce(sum(a.cost) filter (where a.menu_level > l.level), 0)      as off_menu_cost_12m,
         string_agg(distinct a.activity_type, ', ' order by a.activity_type)
-            filter (where a.menu_level > l.level)                        as off_menu_types
+            filter (where a.menu_level > l.level)                           as off_menu_types
     from levelled as l
     left join activities_ as a on a.referrer_id = l.referrer_id
     where l.level is not null
