@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from datetime import date
 
 import pytest
@@ -109,6 +111,60 @@ TINY = {
         {"work_type": "corporate finance", "target_share": 1.0, "effective_from": "2020-01-01"},
     ],
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _apptest_setup_once():
+    """Two things every AppTest redoes that cannot change during a test run, done once instead:
+
+    - the scan of every installed distribution's metadata for Streamlit components, on an AppTest's first
+      run (streamlit.components.v2.manifest_scanner; 0.3 s idle, about a second on a busy machine, and
+      this suite makes a few hundred AppTests): the scan runs once, each caller gets its own list;
+    - reading, rewriting (Streamlit's "magic") and compiling the entry script and the page, on every run
+      (AppTest makes a fresh ScriptCache per run): compiled once per file version (path, size, mtime),
+      as a running Streamlit server keeps them.
+
+    Streamlit itself is pinned (pyproject.toml); if these internals move, the tests run as before, slower.
+    """
+    undo = []
+    try:
+        from streamlit.components.v2 import manifest_scanner
+    except ImportError:
+        manifest_scanner = None
+    if manifest_scanner is not None and hasattr(manifest_scanner, "scan_component_manifests"):
+        scan = manifest_scanner.scan_component_manifests
+        scanned = functools.cache(scan)
+
+        @functools.wraps(scan)
+        def scan_once(*args, **kwargs):
+            return list(scanned(*args, **kwargs))
+
+        manifest_scanner.scan_component_manifests = scan_once
+        undo.append(lambda: setattr(manifest_scanner, "scan_component_manifests", scan))
+
+    from streamlit.testing.v1 import app_test
+
+    fresh_cache = getattr(app_test, "ScriptCache", None)
+    if fresh_cache is not None and hasattr(fresh_cache, "get_bytecode"):
+        compiled: dict[tuple[str, int, int], object] = {}
+
+        class CompiledOnce(fresh_cache):
+            def get_bytecode(self, script_path):
+                path = os.path.abspath(script_path)
+                try:
+                    stat = os.stat(path)
+                except OSError:
+                    return super().get_bytecode(script_path)  # raises as it always did
+                key = (path, stat.st_size, stat.st_mtime_ns)
+                if key not in compiled:
+                    compiled[key] = super().get_bytecode(script_path)
+                return compiled[key]
+
+        app_test.ScriptCache = CompiledOnce
+        undo.append(lambda: setattr(app_test, "ScriptCache", fresh_cache))
+    yield
+    for step in reversed(undo):
+        step()
 
 
 @pytest.fixture(scope="session")

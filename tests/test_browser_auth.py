@@ -99,22 +99,41 @@ def idle(page):
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=TIMEOUT)
 
 
-def settle(page):
-    """After an action that reruns the script: wait for that run to start, then to end."""
+# Armed just before an action: notes any change of the app's run state from then on. A mutation
+# record's old value shows a run that started and ended between two looks, which a locator's polling
+# can miss (and then waited out its whole timeout).
+WATCH_RUNS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    window.__refportRunSeen = false;
+    if (window.__refportRunWatch) window.__refportRunWatch.disconnect();
+    window.__refportRunWatch = new MutationObserver((records) => {
+        if (records.some((r) => r.oldValue !== 'notRunning' || r.target.getAttribute(r.attributeName) !== 'notRunning')) {
+            window.__refportRunSeen = true;
+        }
+    });
+    window.__refportRunWatch.observe(app, {attributes: true, attributeOldValue: true,
+                                           attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def settle(page, action):
+    """Do an action that reruns the script: wait for that run to start, then to end."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+    idle(page)
+    page.evaluate(WATCH_RUNS)
+    action()
     try:
-        page.locator('[data-testid="stApp"]:not([data-test-script-state="notRunning"])').wait_for(timeout=3_000)
+        page.wait_for_function("() => window.__refportRunSeen === true", timeout=3_000)
     except PlaywrightTimeout:
-        pass  # over already
+        pass  # no run seen (the watched element was redrawn, or no rerun came of it): idle decides
     idle(page)
 
 
 def type_reason(page, text):
     box = page.get_by_label("Reason (kept with every change in the history)")
     box.fill(text)
-    box.press("Enter")
-    settle(page)
+    settle(page, lambda: box.press("Enter"))
 
 
 def sign_in(browser, url, email, path=""):
@@ -153,12 +172,10 @@ def stage_all(page, level=None):
         box = page.locator('[data-testid="stSelectbox"]').filter(has_text="New level").locator("input")
         box.click()
         box.fill(level)  # type to filter the options, Enter to pick the one left
-        box.press("Enter")
-        settle(page)
+        settle(page, lambda: box.press("Enter"))
         assert box.input_value() == level
-    page.get_by_role("button", name="Select all 6 shown").click()
+    settle(page, page.get_by_role("button", name="Select all 6 shown").click)
     page.locator('[data-testid="stMultiSelect"]').get_by_text("Foxtrot Ltd (R6)").wait_for(timeout=TIMEOUT)
-    settle(page)
     page.get_by_role("button", name="Add to unsaved changes").click()
     page.get_by_text("Reason (kept with every change in the history)").wait_for(timeout=TIMEOUT)
     idle(page)
@@ -177,8 +194,7 @@ def test_sign_in_roles_and_refusals_end_to_end(browser, app):
     idle(admin)
     admin.get_by_label("Sign-in e-mail").fill(EDITOR)
     admin.get_by_label("Reason (kept in the history)").fill("runs the board review")
-    admin.get_by_label("Reason (kept in the history)").press("Enter")
-    settle(admin)
+    settle(admin, lambda: admin.get_by_label("Reason (kept in the history)").press("Enter"))
     admin.get_by_role("button", name="Save the role").click()  # the role box starts at Editor
     admin.get_by_text(f"{EDITOR} is now editor (version 1).").wait_for(timeout=TIMEOUT)
     assert store.role_history()[["email", "role", "changed_by"]].values.tolist() == [[EDITOR, "editor", ADMIN]]

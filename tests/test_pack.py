@@ -29,16 +29,8 @@ from dashboard.pack.sections import (
     previous_window,
     runner_for,
 )
-from dashboard.sample import generate
 from dashboard.window import Filters, Window
 from tests.conftest import WINDOW
-
-
-@pytest.fixture(scope="module")
-def sample_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("pack-sample")
-    generate(path, "S", 1)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +64,29 @@ def packs(sample_dir, out_dir):
         assert cli.main(["report", "--out", str(path), "--data", str(sample_dir), "--quiet"]) == 0
         written[ext] = path
     return written
+
+
+@pytest.fixture(scope="module")
+def tiny_pack(tiny_dir):
+    """The pack of the TINY portfolio for WINDOW, built once for the tests that only read it."""
+    dataset = open_dataset(tiny_dir)
+    try:
+        return build_pack(runner_for(dataset, Filters()), tiny_dir, WINDOW)
+    finally:
+        dataset.connection.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_rendered(tiny_pack):
+    """``tiny_rendered(fmt)``: the bytes of ``render(tiny_pack, fmt)``, rendered once per format."""
+    rendered: dict[str, bytes] = {}
+
+    def get(fmt: str) -> bytes:
+        if fmt not in rendered:
+            rendered[fmt] = render(tiny_pack, fmt)
+        return rendered[fmt]
+
+    return get
 
 
 def _expected_cells(rows: list[dict]) -> list[str]:
@@ -129,22 +144,21 @@ def test_long_tables_continue_on_the_next_page_with_their_header(packs):
     assert len(pages) >= 2
 
 
-def test_the_same_data_and_parameters_give_the_same_pdf(tiny_dir, tmp_path):
+def test_the_same_data_and_parameters_give_the_same_pdf(tiny_dir, tiny_pack, tiny_rendered, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(tiny_dir, copy)
-    packs = []
-    for directory in (tiny_dir, copy):  # the same content in two places, two connections
-        dataset = open_dataset(directory)
-        try:
-            packs.append(build_pack(runner_for(dataset, Filters()), directory, WINDOW))
-        finally:
-            dataset.connection.close()
-    first, second = packs
+    # the same content in two places, two connections: the first is tiny_pack's
+    dataset = open_dataset(copy)
+    try:
+        second = build_pack(runner_for(dataset, Filters()), copy, WINDOW)
+    finally:
+        dataset.connection.close()
+    first = tiny_pack
     assert first.provenance.content_hash == second.provenance.content_hash
     # byte for byte, but for the data directory named on the last page
     second.provenance = first.provenance
-    assert render(first, "pdf") == render(second, "pdf")
-    assert render(first, "html") == render(second, "html")
+    assert tiny_rendered("pdf") == render(second, "pdf")
+    assert tiny_rendered("html") == render(second, "html")
 
 
 # --- PowerPoint and HTML ---------------------------------------------------------------------
@@ -204,19 +218,15 @@ def test_a_section_whose_query_is_not_registered_is_left_out(tiny_dir):
     assert "If " not in concentration.reading
 
 
-def test_pack_on_the_tiny_portfolio_has_the_hand_computed_headline(tiny_dir):
-    dataset = open_dataset(tiny_dir)
-    try:
-        pack = build_pack(runner_for(dataset, Filters()), tiny_dir, WINDOW)
-    finally:
-        dataset.connection.close()
+def test_pack_on_the_tiny_portfolio_has_the_hand_computed_headline(tiny_pack, tiny_rendered):
+    pack = tiny_pack
     assert pack.previous == Window(date(2024, 1, 1), date(2024, 12, 31))
     headline = next(s for s in pack.sections if s.key == "headline")
     rows = {row[0]: row for row in headline.tables[0].rows}
     # test_queries: 7 inbound referrals received in 2025 on TINY; RF4 (2024-12-31) is the one in 2024
     assert rows["Inbound referrals"][1:] == ("7", "1", "+6")
     for fmt in ("pdf", "pptx", "html"):
-        assert render(pack, fmt)
+        assert tiny_rendered(fmt)
 
 
 def test_content_hash_identifies_the_parquet_content(tiny_dir, tmp_path):
@@ -236,19 +246,23 @@ def test_content_hash_identifies_the_parquet_content(tiny_dir, tmp_path):
     assert differing == ["referrers.parquet"]
 
 
-def test_pdf_last_page_hash_follows_the_data(tiny_dir, tmp_path):
+def test_pdf_last_page_hash_follows_the_data(tiny_dir, tiny_rendered, tmp_path):
+    def printed_hash(pdf: bytes) -> str:
+        text = " ".join(re.sub(r"\s+", " ", p.extract_text()) for p in PdfReader(io.BytesIO(pdf)).pages[-2:])
+        return re.search(r"Content hash \(SHA-256\) ([0-9a-f]{64})", text).group(1)
+
     def last_page_hash(directory: Path) -> str:
         dataset = open_dataset(directory)
         try:
             pack = build_pack(runner_for(dataset, Filters()), directory, WINDOW)
         finally:
             dataset.connection.close()
-        text = " ".join(re.sub(r"\s+", " ", p.extract_text()) for p in PdfReader(io.BytesIO(render(pack, "pdf"))).pages[-2:])
-        return re.search(r"Content hash \(SHA-256\) ([0-9a-f]{64})", text).group(1)
+        return printed_hash(render(pack, "pdf"))
 
     copy = tmp_path / "copy"
     shutil.copytree(tiny_dir, copy)
-    assert last_page_hash(tiny_dir) == last_page_hash(copy) == content_hash(tiny_dir)[0]
+    # tiny_dir's pack is tiny_pack (built from tiny_dir the same way), rendered once for the module
+    assert printed_hash(tiny_rendered("pdf")) == last_page_hash(copy) == content_hash(tiny_dir)[0]
     fees = pq.read_table(copy / "fees.parquet")
     pq.write_table(fees.slice(0, fees.num_rows - 1), copy / "fees.parquet")
     assert last_page_hash(copy) != content_hash(tiny_dir)[0]
