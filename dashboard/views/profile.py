@@ -23,6 +23,7 @@ WRITTEN = "profile_referrer_written"  # the referrer this page last put in the U
 PICK = "profile_referrer"             # the search box
 SEEN = "profile_plan_seen"            # {referrer_id: the plan version the person is editing from}
 GENERATION = "profile_plan_generation"  # bumped to give the plan form fresh values (after save, reload)
+REFERRALS_SHOWN = 2_000  # referrals drawn and listed on the Referrals tab, newest first
 FLASH, ERROR = "profile_flash", "profile_error"
 
 programme = state.programme()
@@ -282,6 +283,10 @@ with tab_pattern:
         "days (about a quarter), *occasional* otherwise."
     )
     referrals = state.query("referrer_referrals", {"referrer": referrer_id})
+    all_referrals = len(referrals)
+    # a referrer of a pooled network can have hundreds of thousands in a window: the newest are drawn and
+    # listed, and the page says how many more there are
+    referrals = referrals.head(REFERRALS_SHOWN)
     inbound = referrals[referrals["direction"] == "inbound"]
     if inbound.empty:
         st.info("No inbound referral from this referrer in the window. Widen the window in the sidebar.")
@@ -301,8 +306,9 @@ with tab_pattern:
         ])
         figure.update_yaxes(title_text=f"Estimated value ({currency})", tickformat=",.0f", rangemode="tozero")
         figure.update_xaxes(title_text="Referred on")
-        st.plotly_chart(charts._layout(figure, f"Inbound referrals by date and estimated value ({currency}); "
-                                               "dark = won", height=360), width="stretch")
+        newest = " (the newest)" if all_referrals > REFERRALS_SHOWN else ""
+        st.plotly_chart(charts._layout(figure, f"Inbound referrals{newest} by date and estimated value "
+                                               f"({currency}); dark = won", height=360), width="stretch")
     st.dataframe(
         pd.DataFrame({
             "Referred on": referrals["referred_on"], "Direction": referrals["direction"],
@@ -315,9 +321,12 @@ with tab_pattern:
         column_config={"Estimated value": money_column,
                        "Days since previous": st.column_config.NumberColumn(help="inbound referrals only")},
     )
-    st.caption("Every referral with this referrer in the window, newest first: inbound (work it sent us) and "
+    shown = (f"The {REFERRALS_SHOWN:,} newest of the {all_referrals:,} referrals" if all_referrals > REFERRALS_SHOWN
+             else "Every referral")
+    st.caption(f"{shown} with this referrer in the window, newest first: inbound (work it sent us) and "
                "outbound (work we sent it). “Referrer told on”: when it was told what became of the referral "
-               "(recorded on the KPIs page).")
+               "(recorded on the KPIs page)." + (" Narrow the window in the sidebar to see older ones."
+                                                 if all_referrals > REFERRALS_SHOWN else ""))
 
 # --- who knows whom -------------------------------------------------------------------------------------
 with tab_people:
