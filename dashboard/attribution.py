@@ -112,11 +112,12 @@ class Touches:
     def __init__(self, *, position: np.ndarray, n: np.ndarray, d: np.ndarray, channel: np.ndarray,
                  referrer: np.ndarray, channels: np.ndarray, referrers: np.ndarray,
                  conversion_value: np.ndarray, conversion_attributed: np.ndarray) -> None:
-        self.position = np.asarray(position, dtype=np.int64)
-        self.n = np.asarray(n, dtype=np.int64)
-        self.d = np.asarray(d, dtype=float)
-        self.channel = np.asarray(channel, dtype=np.int64)
-        self.referrer = np.asarray(referrer, dtype=np.int64)
+        # 32-bit: at 10 million referrals these are 6 million rows each, held for as long as the window is
+        self.position = np.asarray(position, dtype=np.int32)
+        self.n = np.asarray(n, dtype=np.int32)
+        self.d = np.asarray(d, dtype=np.int32)
+        self.channel = np.asarray(channel, dtype=np.int32)
+        self.referrer = np.asarray(referrer, dtype=np.int32)
         self.channels = np.asarray(channels, dtype=object)
         self.referrers = np.asarray(referrers, dtype=object)
         self.conversion_value = np.asarray(conversion_value, dtype=float)
@@ -187,7 +188,7 @@ class Touches:
         return cls(
             position=rows["position"].to_numpy(dtype=np.int64),
             n=rows["n"].to_numpy(dtype=np.int64),
-            d=rows["d"].to_numpy(dtype=float) if "d" in rows else np.zeros(len(rows)),
+            d=rows["d"].to_numpy(dtype=np.int64) if "d" in rows else np.zeros(len(rows)),
             channel=channel, referrer=referrer, channels=channels, referrers=referrers,
             conversion_value=value[first], conversion_attributed=n[first] > 0,
         )
@@ -197,7 +198,7 @@ class Touches:
         """From journey_codes, journey_fee_rows and journey_code_names: keeps each journey's touchpoints
         with d ≤ lookback_days (its last ones, as touchpoints come in time order) and renumbers them."""
         journey = _column(codes, "journey")
-        position, n, d = (_column(codes, c) for c in ("position", "n", "d"))
+        position, n, d = (_column(codes, c, np.int32) for c in ("position", "n", "d"))
         if len(journey) and (np.diff(journey) < 0).any():  # DuckDB keeps the file's order; make sure
             order = np.lexsort((position, journey))
             codes = codes.take(order)
@@ -212,8 +213,8 @@ class Touches:
             position=(position - (n - kept_n))[inside],
             n=kept_n[inside],
             d=d[inside],
-            channel=_column(codes, "channel_code")[inside],
-            referrer=_column(codes, "referrer_code")[inside],
+            channel=_column(codes, "channel_code", np.int32)[inside],
+            referrer=_column(codes, "referrer_code", np.int32)[inside],
             channels=_names(names, "channel"),
             referrers=_names(names, "referrer"),
             conversion_value=value,
@@ -341,7 +342,7 @@ def rule_weights(touches: Touches | pd.DataFrame, model: str, half_life_days: fl
     if model == "linear":
         return 1.0 / n
     if model == "time_decay":
-        d = touches.d
+        d = touches.d.astype(float)
         journeys = touches.runs
         # 2^(−d/h), rescaled per journey by its nearest touchpoint so nothing underflows
         raw = np.exp2(-(d - journeys.each(np.minimum, d)) / half_life_days)

@@ -9,9 +9,9 @@
 --        touchpoints has one row with n = 0 and position 0
 select
     journey,
-    n,
-    coalesce(position, 0) as position,
-    coalesce(d, 0) as d,
+    cast(n as integer) as n,
+    cast(coalesce(position, 0) as integer) as position,
+    cast(coalesce(d, 0) as integer) as d,
     coalesce(channel_code, -1) as channel_code,
     coalesce(referrer_code, -1) as referrer_code
 from kept_journey_facts($team, $office, $work_type, $referrer_type, $region)
