@@ -295,6 +295,10 @@ def test_loop_to_close_lists_decided_referrals_whose_referrer_was_not_told(tiny,
     # a year: every referral decided in 2025, longest waiting first (RF4 closed on 2 Jan)
     year = registry.run("loop_to_close", tiny, WINDOW, params={"days": 365})
     assert year["referral_id"].tolist() == ["RF4", "RF1", "RF2", "RF5", "RF6", "RF7", "RF14"]
+    assert year["waiting"].tolist() == [7] * 7
+    # limit: the 3 waiting longest, each row still saying 7 wait in all
+    first = registry.run("loop_to_close", tiny, WINDOW, params={"days": 365, "limit": 3})
+    assert first["referral_id"].tolist() == ["RF4", "RF1", "RF2"] and first["waiting"].tolist() == [7] * 3
     store = open_store(f"sqlite:///{tmp_path / 's.db'}")
     store.mark_told({"RF1": date(2025, 1, 12), "RF5": date(2025, 5, 11)}, "Ann")
     told = registry.run("loop_to_close", tiny, WINDOW, params={"days": 365}, extra_tables=query_tables(store))

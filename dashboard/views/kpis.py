@@ -255,18 +255,18 @@ cells[0].metric("Decided in the window", count(loop["decided_referrals"]))
 cells[1].metric("Referrer told", count(loop["told_referrals"]))
 cells[2].metric("Share with the loop closed", share(loop["loop_closed_share"]),
                 help="told ÷ decided, for inbound referrals decided in the window")
-to_close = state.query("loop_to_close", {"days": LOOP_DAYS})
+to_close = state.query("loop_to_close", {"days": LOOP_DAYS, "limit": kpis.LOOP_ROWS_SHOWN})
 if LOOP_FLASH in st.session_state:
     st.success(st.session_state.pop(LOOP_FLASH), icon=":material/check_circle:")
 if to_close.empty:
     st.info(f"Nothing to close: every inbound referral decided in the {LOOP_DAYS} days to the window's end has a "
             "“told on” date.")
 else:
-    if len(to_close) > kpis.LOOP_ROWS_SHOWN:
+    waiting = int(to_close["waiting"].iloc[0])
+    if waiting > len(to_close):
         # a list of thousands cannot be worked through on screen (and costs seconds on every rerun)
-        st.caption(f"Showing the {kpis.LOOP_ROWS_SHOWN:,} waiting longest of {len(to_close):,}; narrow the window or "
+        st.caption(f"Showing the {len(to_close):,} waiting longest of {waiting:,}; narrow the window or "
                    "the filters in the sidebar to see the others.")
-        to_close = to_close.head(kpis.LOOP_ROWS_SHOWN)
     st.session_state.setdefault(LOOP_GENERATION, 0)
     editor_key = f"kpis_loop_editor_{st.session_state[LOOP_GENERATION]}"
     shown = pd.DataFrame({

@@ -2,8 +2,10 @@
 -- purpose: closing the loop: inbound referrals decided (won, lost, declined) in the last `days`
 --          days to the window's end whose referrer has not been told what became of them (no
 --          "told on" mark in the edit store), for a person to tell them and record the day
--- grain: one row per such referral, longest waiting first
+-- grain: one row per such referral, longest waiting first; with `limit` above 0, the `limit`
+--        longest waiting only (waiting: how many there are in all)
 -- param: days int = 90
+-- param: limit int = 0
 --
 -- Decided on: closed_on (referred_on when closed_on is missing), in [end - days + 1, end].
 -- mark_version: the referral's version in the store (0: never marked; above 0: a mark withdrawn),
@@ -31,26 +33,39 @@ decided as (
 marks as (
     select referral_id, told_on, version
     from loop_closed_current
+),
+
+waiting as (
+    -- ordered and cut before the names are looked up: at 10 million referrals hundreds of thousands
+    -- wait, and a page lists the first few hundred
+    select
+        d.*,
+        coalesce(m.version, 0)          as mark_version,
+        count(*) over ()                as waiting
+    from decided as d
+    left join marks as m on m.referral_id = d.referral_id
+    where m.told_on is null
+    order by d.decided_on, d.referral_id
+    limit (case when $limit > 0 then $limit end)
 )
 
 select
-    d.referral_id,
-    d.referrer_id,
+    w.referral_id,
+    w.referrer_id,
     r.name                              as referrer,
     c.full_name                         as contact,
     fe.full_name                        as fee_earner,
-    d.to_team                           as team,
-    d.work_type,
-    d.status,
-    d.referred_on,
-    d.decided_on,
-    $end::date - d.decided_on           as days_waiting,
-    d.estimated_value,
-    coalesce(m.version, 0)              as mark_version
-from decided as d
-left join marks as m on m.referral_id = d.referral_id
-left join referrers as r on r.referrer_id = d.referrer_id
-left join contacts as c on c.contact_id = d.contact_id
-left join fee_earners as fe on fe.fee_earner_id = d.fee_earner_id
-where m.told_on is null
-order by d.decided_on, d.referral_id
+    w.to_team                           as team,
+    w.work_type,
+    w.status,
+    w.referred_on,
+    w.decided_on,
+    $end::date - w.decided_on           as days_waiting,
+    w.estimated_value,
+    w.mark_version,
+    w.waiting
+from waiting as w
+left join referrers as r on r.referrer_id = w.referrer_id
+left join contacts as c on c.contact_id = w.contact_id
+left join fee_earners as fe on fe.fee_earner_id = w.fee_earner_id
+order by w.decided_on, w.referral_id
