@@ -326,7 +326,7 @@ class _Memo:
 
 _memo = _Memo(size=32)
 # Composite queries reuse per-referrer results; touch-level results (the attribution journeys, millions
-# of rows at size L) are kept by their one user (attribution._cached_sql) and would only be held twice.
+# of rows at size L) are kept, as numbers, by their one user (attribution.journeys) and would only be held twice.
 _MEMO_MAX_ROWS = 200_000
 
 
