@@ -6,18 +6,17 @@
 -- grain: one row per (billed_on, direction, referrer, from_team, to_team) with a fee row, in date order
 select
     f.billed_on,
-    rf.direction,
-    rf.referrer_id,
-    case when rf.direction = 'internal' then rf.from_team end as from_team,
-    case when rf.direction = 'internal' then rf.to_team end   as to_team,
-    r.referrer_type                                           as fact_referrer_type,
-    r.region                                                  as fact_region,
+    f.fact_direction                                          as direction,
+    f.fact_referrer_id                                        as referrer_id,
+    rf.from_team,
+    rf.to_team,
+    f.fact_referrer_type,
+    f.fact_region,
     sum(f.amount)                                             as amount,
     count(*)                                                  as fee_rows
-from fees as f
-join matters as m on m.matter_id = f.matter_id
-left join referrals as rf on rf.referral_id = m.referral_id
-left join fee_earners as fe on fe.fee_earner_id = rf.fee_earner_id
-left join referrers as r on r.referrer_id = rf.referrer_id
-group by f.billed_on, rf.direction, rf.referrer_id, 4, 5, r.referrer_type, r.region
+from fee_facts as f
+-- the teams of internal referrals only: the other directions have none here
+left join referrals as rf on rf.referral_id = f.referral_id and f.fact_direction = 'internal'
+group by f.billed_on, f.fact_direction, f.fact_referrer_id, rf.from_team, rf.to_team,
+         f.fact_referrer_type, f.fact_region
 order by f.billed_on

@@ -7,24 +7,21 @@
 with
 
 first_fees as (
-    select m.referral_id, min(f.billed_on) as first_billed_on
-    from fees as f
-    join matters as m on m.matter_id = f.matter_id
-    where m.referral_id is not null
-    group by m.referral_id
+    select referral_id, min(billed_on) as first_billed_on
+    from fee_facts
+    where referral_id is not null
+    group by referral_id
 )
 
 select
     rf.referred_on,
     rf.status,
     b.first_billed_on,
-    r.referrer_type     as fact_referrer_type,
-    r.region            as fact_region,
+    rf.fact_referrer_type,
+    rf.fact_region,
     count(*)            as referrals
-from referrals as rf
-left join fee_earners as fe on fe.fee_earner_id = rf.fee_earner_id
-left join referrers as r on r.referrer_id = rf.referrer_id
+from referral_facts as rf
 left join first_fees as b on b.referral_id = rf.referral_id
 where rf.direction = 'inbound'
-group by rf.referred_on, rf.status, b.first_billed_on, r.referrer_type, r.region
+group by rf.referred_on, rf.status, b.first_billed_on, rf.fact_referrer_type, rf.fact_region
 order by rf.referred_on
