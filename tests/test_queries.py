@@ -286,3 +286,22 @@ def test_month_facts_agree_with_the_rows(tiny, name, window):
     every_team = Filters(team=("corporate", "property"))
     pd.testing.assert_frame_equal(run(tiny, name, window), run(tiny, name, window, every_team),
                                   check_exact=False, rtol=1e-9)
+
+
+def test_result_frames_keep_integers_with_nulls_dates_and_nullable_booleans():
+    import pyarrow as pa
+
+    table = pa.table({
+        "level": pa.array([4, None, 1], pa.int32()),
+        "referrals": pa.array([3, 0, 2**40], pa.int64()),
+        "told": pa.array([True, None, False]),
+        "on": pa.array([date(2026, 1, 31), None, date(2025, 12, 1)], pa.date32()),
+        "name": pa.array(["a", None, "c"]),
+    })
+    frame = registry.to_frame(table)
+    assert frame["level"].dtype == "Int64" and frame["level"].tolist() == [4, pd.NA, 1]
+    assert frame["referrals"].dtype == "Int64" and frame["referrals"].tolist() == [3, 0, 2**40]
+    assert frame["told"].dtype == "boolean" and frame["told"].tolist() == [True, pd.NA, False]
+    assert frame["on"].tolist() == [date(2026, 1, 31), None, date(2025, 12, 1)]
+    assert frame["name"].tolist()[::2] == ["a", "c"] and pd.isna(frame["name"][1])
+    assert registry.to_frame(table.slice(0, 0))["level"].dtype == "Int64"
