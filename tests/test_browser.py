@@ -122,3 +122,15 @@ def test_a_profile_link_opens_that_referrer(browser, server):
         assert page.get_by_text(top["name"]).count() >= 1
     finally:
         page.close()
+
+
+def test_a_profile_tab_is_computed_when_opened(browser, server):
+    page, errors = open_page(browser, f"{server}/profile", PAGES["profile"])
+    try:
+        credit = page.get_by_text("Value credited")
+        assert credit.count() == 0  # not computed while its tab is closed
+        page.get_by_role("tab", name="Attribution and reciprocity").click()
+        credit.first.wait_for(timeout=60_000)
+        assert page.locator('[data-testid="stException"]').count() == 0 and not errors
+    finally:
+        page.close()

@@ -32,6 +32,13 @@ def open_page(page, name=None, referrer=None):
     return app
 
 
+def open_tab(app, label):
+    """What a click on a tab does: the page reruns with it open."""
+    app.session_state["profile_tab"] = label
+    app.run()
+    assert not app.exception, app.exception
+
+
 def metrics(app):
     return {m.label: m.value for m in app.metric}
 
@@ -55,8 +62,32 @@ def test_a_profile_opens_from_its_url_with_numbers_trend_and_pattern(env):
     assert "Inbound referrals (number) and referred fees (GBP) per quarter" in chart_titles(app)
     # gaps 32 and 158 days → median 95 > 91: occasional; values 1000 = the firm's median: small
     assert "referral pattern **small and occasional**" in app.markdown[0].value
-    assert shown["Median gap (days)"] == "95"
     assert app.query_params["referrer"] == "R2"
+    # only the open tab is computed: the plan's, until another one is opened
+    assert "Median gap (days)" not in shown
+    open_tab(app, "Referral pattern")
+    assert metrics(app)["Median gap (days)"] == "95"
+    assert "Inbound referrals by date and estimated value (GBP); dark = won" in chart_titles(app)
+
+
+def test_every_tab_opens_without_an_exception_and_shows_its_own_content_only(env):
+    app = open_page(PROFILE, referrer="R2")
+
+    def texts():
+        return " ".join(e.value for e in [*app.caption, *app.info, *app.markdown])
+
+    # what only each tab shows
+    own = {
+        "Referral pattern": lambda: "Median gap (days)" in metrics(app),
+        "Who knows whom": lambda: "link(s) between" in texts(),
+        "Activities": lambda: "Cost = hours × the fee earner" in texts(),
+        "Levels": lambda: "Suggested level" in metrics(app),
+        "Attribution and reciprocity": lambda: "Value credited" in metrics(app),
+        "Plan and stage": lambda: any(b.label == "Save plan" for b in app.button),
+    }
+    for tab in own:
+        open_tab(app, tab)
+        assert [other for other, shows in own.items() if shows()] == [tab]
 
 
 def test_the_search_box_changes_the_referrer_and_the_url(env):
