@@ -27,7 +27,8 @@ FACTS_SQL_DIR = Path(__file__).resolve().parent.parent / "queries" / "_facts"
 FACT_NAMES = ("referral_facts", "matter_facts", "fee_facts", "activity_facts", "relationship_facts",
               "touch_codes", "journey_conversions", "journey_facts", "journey_fees", "touch_facts",
               "referral_months", "fee_days", "fee_months", "activity_months", "first_referral_days",
-              "lifetime_fee_days", "mover_referrals", "mover_fees", "inbound_outcomes")
+              "lifetime_fee_days", "mover_referrals", "mover_fees", "inbound_outcomes",
+              "decided_referrals")
 CACHE_SUFFIX = ".refport-cache"
 # Rows per Parquet row group: small enough that a window skips whole groups by their date range.
 ROW_GROUP_SIZE = 122_880

@@ -167,3 +167,15 @@ def test_changed_fact_sql_rebuilds_that_fact_and_later_ones_only(data_dir, monke
         assert len(after) == len(facts.FACT_NAMES)  # the old versions' files are gone
     finally:
         facts.fact_versions.cache_clear()
+
+
+def test_decided_referrals_are_the_inbound_decisions_by_decision_day(tmp_path):
+    tables = {**TINY, "referrals": [*TINY["referrals"], {**TINY["referrals"][0], "referral_id": "RF15",
+                                                         "referred_on": "2025-06-01", "closed_on": None}]}
+    dataset = open_dataset(write_dataset(tmp_path / "extracts", tables))
+    rows = dataset.cursor().sql("select referral_id, decided_on::varchar from decided_referrals").fetchall()
+    # open (RF3, RF9), outbound (RF10-RF12) and internal (RF13) referrals are not decisions; RF15 has no
+    # closed_on, so it was decided the day it was referred
+    assert rows == [("RF8", "2022-03-20"), ("RF4", "2025-01-02"), ("RF1", "2025-01-10"), ("RF2", "2025-04-01"),
+                    ("RF5", "2025-05-10"), ("RF15", "2025-06-01"), ("RF6", "2025-06-07"), ("RF7", "2025-07-20"),
+                    ("RF14", "2025-11-20")]

@@ -39,6 +39,16 @@ where filter_keeps(p_team, to_team)
   and filter_keeps(p_referrer_type, fact_referrer_type)
   and filter_keeps(p_region, fact_region);
 
+-- decided_referrals (inbound, won/lost/declined, by decided_on) as kept_referrals keeps referrals
+create or replace macro kept_decided_referrals(p_team, p_office, p_work_type, p_referrer_type, p_region) as table
+select * exclude (fact_office, fact_referrer_type, fact_region)
+from decided_referrals
+where filter_keeps(p_team, to_team)
+  and filter_keeps(p_office, fact_office)
+  and filter_keeps(p_work_type, work_type)
+  and filter_keeps(p_referrer_type, fact_referrer_type)
+  and filter_keeps(p_region, fact_region);
+
 -- team and work type: the matter's own; office and referrer filters: through
 -- the referral the matter came from (a matter without one has no office or
 -- referrer, so those filters drop it).

@@ -48,8 +48,9 @@ scoped_referrers as (
     where $scope = 'referrer' and referrer_id = $scope_value
 ),
 
-referrals_ as not materialized (
-    select rf.referral_id, rf.referrer_id, rf.direction, rf.status, rf.referred_on, rf.closed_on, rf.work_type
+inbound_referrals as (
+    -- the inbound referrals of the window in scope (for the work mix)
+    select rf.referred_on, rf.work_type
     from kept_referrals(
         case when $scope = 'team' then list_intersect(coalesce($team, [$scope_value]), [$scope_value]) else $team end,
         $office, $work_type,
@@ -57,7 +58,8 @@ referrals_ as not materialized (
              then list_intersect(coalesce($referrer_type, [$scope_value]), [$scope_value])
              else $referrer_type end,
         $region) as rf
-    where rf.direction in ('inbound', 'outbound')
+    where rf.direction = 'inbound'
+      and rf.referred_on between $start and $end
       and ($scope not in ('level', 'referrer') or rf.referrer_id in (select referrer_id from scoped_referrers))
 ),
 
@@ -113,8 +115,7 @@ referral_counts as (
 
 inbound_days as (
     select work_type, referred_on, count(*) as referrals
-    from referrals_
-    where direction = 'inbound' and referred_on between $start and $end
+    from inbound_referrals
     group by work_type, referred_on
 ),
 
@@ -208,11 +209,16 @@ overdue as (
 ),
 
 decided as not materialized (
-    select referral_id
-    from referrals_
-    where direction = 'inbound'
-      and status in ('won', 'lost', 'declined')
-      and coalesce(closed_on, referred_on) between $start and $end
+    select d.referral_id
+    from kept_decided_referrals(
+        case when $scope = 'team' then list_intersect(coalesce($team, [$scope_value]), [$scope_value]) else $team end,
+        $office, $work_type,
+        case when $scope = 'referrer_type'
+             then list_intersect(coalesce($referrer_type, [$scope_value]), [$scope_value])
+             else $referrer_type end,
+        $region) as d
+    where d.decided_on between $start and $end
+      and ($scope not in ('level', 'referrer') or d.referrer_id in (select referrer_id from scoped_referrers))
 ),
 
 told as (

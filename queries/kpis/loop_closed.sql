@@ -10,10 +10,8 @@ with
 
 decided as (
     select referral_id
-    from kept_referrals($team, $office, $work_type, $referrer_type, $region)
-    where direction = 'inbound'
-      and status in ('won', 'lost', 'declined')
-      and coalesce(closed_on, referred_on) between $start and $end
+    from kept_decided_referrals($team, $office, $work_type, $referrer_type, $region)
+    where decided_on between $start and $end
 ),
 
 told as (

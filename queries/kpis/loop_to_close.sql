@@ -22,12 +22,10 @@ decided as (
         work_type,
         status,
         referred_on,
-        coalesce(closed_on, referred_on) as decided_on,
+        decided_on,
         estimated_value
-    from kept_referrals($team, $office, $work_type, $referrer_type, $region)
-    where direction = 'inbound'
-      and status in ('won', 'lost', 'declined')
-      and coalesce(closed_on, referred_on) between $end::date - ($days - 1) and $end
+    from kept_decided_referrals($team, $office, $work_type, $referrer_type, $region)
+    where decided_on between $end::date - ($days - 1) and $end
 ),
 
 marks as (
