@@ -64,8 +64,9 @@ def _run(fingerprint: str, name: str, window: Window, filters: Filters,
 
 
 def forget_query_results() -> None:
-    """Drop every cached query result (the benchmark's first renders)."""
+    """Drop every cached query result and every figure kept from it (the benchmark's first renders)."""
     _run.clear()
+    st.cache_resource.clear()
 
 
 def state_url() -> str:

@@ -7,6 +7,8 @@ put the "Editing as" name into session state, as the sidebar box does.
 
 from __future__ import annotations
 
+import json
+
 from streamlit.testing.v1 import AppTest
 
 from dashboard.data import PROJECT_ROOT
@@ -155,8 +157,15 @@ def test_matrix_page_shows_the_chart_quadrants_and_prune_list(env):
     assert not app.exception
 
 
+def chart_levels(app):
+    """Each bubble's assigned level, as its hover text says."""
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    return {row[0]: row[6] for trace in spec["data"] for row in trace.get("customdata") or []}
+
+
 def test_matrix_assigns_a_level_to_all_selected_through_the_store(env, state):
     app = open_page(MATRIX, name="Cy")
+    assert chart_levels(app)["R4"] == chart_levels(app)["R6"] == "Unassigned"
     app.button(key="matrix_pick_prune").click().run()
     app.multiselect(key="matrix_picked").set_value(["R4", "R6"]).run()
     app.selectbox(key="matrix_level").set_value("Unassigned").run()
@@ -170,3 +179,6 @@ def test_matrix_assigns_a_level_to_all_selected_through_the_store(env, state):
         ["R4", 1, "Cy", "matrix review"], ["R6", 1, "Cy", "matrix review"]]
     fresh = open_page(TIERING)
     assert fresh.data_editor[0].value.loc[["R4", "R6"], "Assigned"].tolist() == ["Level 1 · Bronze"] * 2
+    # the chart kept for the page's reruns is redrawn with the new levels (its hover text)
+    app.run()
+    assert chart_levels(app)["R4"] == chart_levels(app)["R6"] == "Level 1 · Bronze"

@@ -43,6 +43,10 @@ def _remember(*widget_keys: str) -> None:
         st.session_state[KEPT][key] = st.session_state.get(key)
 
 
+# Kept, not redrawn, on a rerun that changes nothing it shows (a selection, a level saved elsewhere): one
+# bubble per referrer is 20,000 of them in a pooled network, and building them took half of such a rerun.
+# Streamlit copies a figure before sending it, so sessions can share one.
+@st.cache_resource(max_entries=16, show_spinner=False)
 def _figure(frame: pd.DataFrame, y_label: str, x_cut: float, y_cut: float, log_y: bool) -> go.Figure:
     """Bubble chart: x potential score, y the chosen value, bubble area ∝ investment cost."""
     placed = frame[frame["y_value"].notna()]
