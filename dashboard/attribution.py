@@ -197,20 +197,30 @@ class Touches:
     def from_codes(cls, codes: pa.Table, fees: pa.Table, names: pa.Table, lookback_days: int) -> Touches:
         """From journey_codes, journey_fee_rows and journey_code_names: keeps each journey's touchpoints
         with d ≤ lookback_days (its last ones, as touchpoints come in time order) and renumbers them."""
+        # millions of rows at size L: every step here allocates as little as it can (int32, one diff)
         journey = _column(codes, "journey")
         position, n, d = (_column(codes, c, np.int32) for c in ("position", "n", "d"))
-        if len(journey) and (np.diff(journey) < 0).any():  # DuckDB keeps the file's order; make sure
+        steps = np.diff(journey)
+        if (steps < 0).any():  # DuckDB keeps the file's order; make sure
             order = np.lexsort((position, journey))
             codes = codes.take(order)
             journey, position, n, d = journey[order], position[order], n[order], d[order]
-        starts = np.flatnonzero(np.diff(journey, prepend=-1) != 0)
-        lengths = np.diff(np.append(starts, len(journey)))
-        inside = (n > 0) & (d <= lookback_days)
-        kept = np.add.reduceat(inside.astype(np.int64), starts) if len(starts) else np.zeros(0, np.int64)
+            steps = np.diff(journey)
+        new_journey = np.empty(len(journey), dtype=bool)
+        new_journey[:1] = True
+        np.not_equal(steps, 0, out=new_journey[1:])
+        del steps
+        starts = np.flatnonzero(new_journey)
+        lengths = np.diff(starts, append=len(journey))
+        inside = d <= lookback_days
+        inside &= n > 0
+        kept = np.add.reduceat(inside, starts, dtype=np.int32) if len(starts) else np.zeros(0, np.int32)
         kept_n = np.repeat(kept, lengths)
         value = _journey_values(fees, journey[starts])
+        renumbered = position - n  # the kept touchpoints are the journey's last kept_n: from 1 again
+        renumbered += kept_n
         return cls(
-            position=(position - (n - kept_n))[inside],
+            position=renumbered[inside],
             n=kept_n[inside],
             d=d[inside],
             channel=_column(codes, "channel_code", np.int32)[inside],
@@ -244,10 +254,12 @@ class Touches:
 def _journey_values(fees: pa.Table, journeys: np.ndarray) -> np.ndarray:
     """The value of each of ``journeys`` (ascending): its journey_fee_rows added up, 0 without any."""
     journey, amount = _column(fees, "journey"), _column(fees, "amount", float)
-    if len(journey) and (np.diff(journey) < 0).any():
+    steps = np.diff(journey)
+    if (steps < 0).any():
         order = np.argsort(journey, kind="stable")
         journey, amount = journey[order], amount[order]
-    starts = np.flatnonzero(np.diff(journey, prepend=journey[0] - 1)) if len(journey) else journey
+        steps = np.diff(journey)
+    starts = np.concatenate(([0], np.flatnonzero(steps) + 1)) if len(journey) else journey
     totals = np.add.reduceat(amount, starts) if len(starts) else amount
     at = np.searchsorted(journey[starts], journeys)
     found = at < len(starts)
