@@ -783,6 +783,14 @@ def _remembered(dataset: Dataset, what: str, values: dict[str, object], build) -
     return touches
 
 
+def forget() -> None:
+    """Drop every remembered journey and credit table (the benchmark's first renders)."""
+    with _cache_lock:
+        _cache.clear()
+    with _frames_lock:
+        _frames.clear()
+
+
 def journeys(dataset: Dataset, values: dict[str, object]) -> Touches:
     """The converting journeys of the window, filters and lookback_days (default 365), as Touches:
     journey_codes (the journeys before any lookback, as numbers) with journey_fee_rows."""
