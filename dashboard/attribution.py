@@ -167,6 +167,29 @@ class Touches:
     def is_referral(self) -> np.ndarray:
         return self.channel == _code(self.channels, REFERRAL)
 
+    # Worked out once per journeys and shared by the ten models: at size L each is millions of values.
+    @cached_property
+    def position_float(self) -> np.ndarray:
+        return self.position.astype(float)
+
+    @cached_property
+    def n_float(self) -> np.ndarray:
+        return self.n.astype(float)
+
+    @cached_property
+    def named_channel(self) -> np.ndarray | slice:
+        """The touchpoints with a channel (a slice of all of them when every one has, as is usual)."""
+        named = self.channel >= 0
+        return slice(None) if named.all() else named
+
+    @cached_property
+    def named_channel_value(self) -> np.ndarray:
+        return self.value[self.named_channel]
+
+    @cached_property
+    def referral_credit(self) -> _ReferralCredit:
+        return _ReferralCredit(self)
+
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Touches:
         """From journey_touches rows (one conversion per matter_id, n = 0 for an unattributed one)
@@ -345,8 +368,7 @@ def rule_weights(touches: Touches | pd.DataFrame, model: str, half_life_days: fl
     ``touches``: Touches, or attributed rows of journey_touches (matter_id, position, n, d, channel).
     """
     touches = as_touches(touches)
-    position = touches.position.astype(float)
-    n = touches.n.astype(float)
+    position, n = touches.position_float, touches.n_float
     if model == "first_touch":
         return (position == 1).astype(float)
     if model == "last_touch":
@@ -532,7 +554,7 @@ def _rule_credit(touches: Touches, model: str, half_life_days: float) -> tuple[p
     """A rule-based model's credit per channel and per referrer from one computation of its weights
     (pages ask for both), each remembered for the other's caller."""
     weight = rule_weights(touches, model, half_life_days)
-    referrals = _ReferralCredit(touches)
+    referrals = touches.referral_credit
     channel = _channel_frame(touches, weight)
     referrer = referrals.frame(*referrals.credit(weight))
     touches.remember("channel", model, half_life_days, channel)
@@ -542,13 +564,14 @@ def _rule_credit(touches: Touches, model: str, half_life_days: float) -> tuple[p
 
 def _channel_frame(touches: Touches, weight: np.ndarray) -> pd.DataFrame:
     """Credit and value credit per channel present (channels ascending) from per-touchpoint weights."""
-    named = touches.channel >= 0
+    named = touches.named_channel
     codes, size = touches.channel[named], len(touches.channels)
     present = np.bincount(codes, minlength=size) > 0
+    weight = weight[named]
     return pd.DataFrame({
         "channel": pd.array(touches.channels[present], dtype="str"),
-        "conversions": np.bincount(codes, weights=weight[named], minlength=size)[present],
-        "value": np.bincount(codes, weights=(weight * touches.value)[named], minlength=size)[present],
+        "conversions": np.bincount(codes, weights=weight, minlength=size)[present],
+        "value": np.bincount(codes, weights=weight * touches.named_channel_value, minlength=size)[present],
     })
 
 
@@ -565,17 +588,21 @@ class _ReferralCredit:
         size = len(touches.referrers)
         self.present = np.bincount(self.codes, minlength=size) > 0
         self.ids = touches.referrers[self.present]
+        self.named_value = touches.value[named]
+        self.referral_value = touches.value[self.rows]
 
     def credit(self, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(conversions, value) per referrer of ``ids`` from per-touchpoint weights."""
         size = len(self.touches.referrers)
-        conversions = np.bincount(self.codes, weights=weight[self.named], minlength=size)
-        value = np.bincount(self.codes, weights=(weight * self.touches.value)[self.named], minlength=size)
+        weight = weight[self.named]
+        conversions = np.bincount(self.codes, weights=weight, minlength=size)
+        value = np.bincount(self.codes, weights=weight * self.named_value, minlength=size)
         return conversions[self.present], value[self.present]
 
     def totals(self, weight: np.ndarray) -> tuple[float, float]:
         """(conversions, value) over every referral touchpoint, with or without a referrer."""
-        return float(weight[self.rows].sum()), float((weight * self.touches.value)[self.rows].sum())
+        weight = weight[self.rows]
+        return float(weight.sum()), float((weight * self.referral_value).sum())
 
     def frame(self, conversions: np.ndarray, value: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame({"referrer_id": pd.array(self.ids, dtype="str"),
@@ -601,7 +628,7 @@ def referrer_credit(
     def compute() -> pd.DataFrame:
         if model in RULE_BASED:
             return _rule_credit(touches, model, half_life_days)[1]
-        referrals = _ReferralCredit(touches)
+        referrals = touches.referral_credit
         linear = rule_weights(touches, "linear")
         conversions, value = referrals.credit(linear)
         if not len(referrals.ids):
