@@ -58,6 +58,14 @@ def page(monkeypatch, journeys_dir):
     return app
 
 
+def open_tab(app, label):
+    """What a click on a tab does: the page reruns with it open."""
+    app.session_state["attribution_tab"] = label
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
 def charts(app):
     return [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
 
@@ -94,7 +102,17 @@ def test_comparison_chart_has_all_ten_models_and_its_unit(page):
     assert title(charts(page)[0]).endswith("(GBP)")
 
 
+def test_only_the_open_tab_is_computed(page):
+    assert [c["layout"]["title"]["text"].split(" (")[0] for c in charts(page)] == [
+        "Credit per channel under each of the ten models"]
+    assert not page.dataframe  # the referrer and path tables wait for their tabs
+    open_tab(page, "Path explorer")
+    assert [title(c) for c in charts(page)] == [title(charts(page)[0])] and title(charts(page)[0]).startswith("Most common journeys")
+    assert len(page.dataframe) == 1 and "path" in page.dataframe[0].value
+
+
 def test_model_picker_changes_the_referrer_table(page):
+    open_tab(page, "Referrers")
     table = page.dataframe[0].value
     assert table["name"].tolist() == ["Beta Bank", "Alpha LLP"]
     assert table["conversions"].tolist() == pytest.approx([2.0, 0.75])  # linear
@@ -104,7 +122,7 @@ def test_model_picker_changes_the_referrer_table(page):
     assert table["conversions"].tolist() == pytest.approx([2.3, 0.95])
     # R1 (Alpha) ties R2 under last touch and takes rank 1 by id: its rank moves by one
     assert table["rank_spread"].tolist() == [1, 1]
-    assert "W-shaped" in title(charts(page)[1])
+    assert "W-shaped" in title(charts(page)[0])
 
 
 def test_lookback_control(page):
@@ -114,16 +132,17 @@ def test_lookback_control(page):
 
 
 def test_path_explorer_filters(page):
-    paths = page.dataframe[1].value
+    open_tab(page, "Path explorer")
+    paths = page.dataframe[0].value
     assert paths["path"].tolist()[:2] == ["referral > fee earner", "website"]
     page.selectbox(key="attribution_path_channel").set_value("website").run()
-    paths = page.dataframe[1].value
+    paths = page.dataframe[0].value
     assert paths["path"].tolist() == ["website", "seminar > seminar > website", "website > referral",
                                       "website > social media"]
     assert paths["conversion_rate"].tolist() == [0.5, 1.0, 1.0, 0.0]
     page.selectbox(key="attribution_path_channel").set_value("").run()
     page.selectbox(key="attribution_path_referrer").set_value("R2").run()
-    assert page.dataframe[1].value["path"].tolist() == ["referral > fee earner", "referral"]
+    assert page.dataframe[0].value["path"].tolist() == ["referral > fee earner", "referral"]
     assert title(charts(page)[-1]).endswith("number of journeys)")
 
 
@@ -136,7 +155,7 @@ def test_without_touchpoints_the_page_explains_why(monkeypatch, tiny_dir):
 @pytest.mark.browser
 def test_in_a_real_browser(journeys_dir):
     """The page in headless chromium at 1280×720: reached from the navigation, no exception,
-    the comparison chart and path explorer drawn, and the model picker works."""
+    the comparison chart drawn, the path explorer and referrer tabs open, and the model picker works."""
     from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
     from tests.test_browser import _require_chromium, open_page
 
@@ -148,11 +167,12 @@ def test_in_a_real_browser(journeys_dir):
         try:
             page, errors = open_page(browser, url, "Analysis window")
             page.get_by_role("link", name="Attribution").first.click()
-            for text in ("Credit per channel under each of the ten models", "Path explorer",
-                         "Most common journeys"):
-                page.get_by_text(text).first.wait_for(timeout=60_000)
+            page.get_by_text("Credit per channel under each of the ten models").first.wait_for(timeout=60_000)
+            page.get_by_role("tab", name="Path explorer").click()
+            page.get_by_text("Most common journeys").first.wait_for(timeout=60_000)
             page.locator('[data-testid="stSelectbox"]').first.click()
             page.get_by_role("option", name="W-shaped").click()
+            page.get_by_role("tab", name="Referrers").click()
             page.get_by_text("Referrers under the W-shaped model").first.wait_for(timeout=60_000)
             page.get_by_text("Top 2 referrers under W-shaped").first.wait_for(timeout=60_000)
             assert page.locator('[data-testid="stException"]').count() == 0

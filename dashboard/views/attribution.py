@@ -64,85 +64,99 @@ if summary["unattributed_conversions"]:
         "matters have no recorded contact before them: the credit below covers the rest."
     )
 
-st.subheader("How much the answer depends on the model")
-measure = st.radio("Show credit as", ["conversions", "value"], horizontal=True,
-                   key="attribution_measure",
-                   format_func={"conversions": "New matters",
-                                "value": f"Fees ({SETTINGS.currency})"}.get)
-comparison = state.query("attribution_comparison", params)
-st.plotly_chart(charts.attribution_models(comparison, measure, model, MODEL_LABELS), width="stretch")
-st.caption(
-    "Each bar is one model's credit to a channel. A matter counts once in every model, split over "
-    "the contacts in its journey: the client's recorded contacts before the end of the day the "
-    "matter was opened, after the day of the client's previous matter and within the look-back. "
-    "Fees are those billed on the matter up to the window's end, credit notes included."
+# Only the open tab is computed (a tab switch reruns the page): at 10 million referrals each of them
+# takes a second or more on its own.
+tab_models, tab_referrers, tab_paths = st.tabs(
+    ["Ten models compared", "Referrers", "Path explorer"],
+    key="attribution_tab", on_change="rerun",
 )
-with st.expander("How each model splits the credit"):
-    st.table({"Model": [MODEL_LABELS[m] for m in MODELS], "Rule": [MODEL_RULES[m] for m in MODELS]})
 
-st.subheader(f"Referrers under the {MODEL_LABELS[model]} model")
-ranks = state.query("attribution_referrer_ranks", {"model": model, **params})
-if ranks.empty:
-    st.info("No journey in this window has a referral contact with a named referrer.")
-else:
-    st.plotly_chart(charts.attribution_referrers(ranks, MODEL_LABELS[model]), width="stretch")
-    st.dataframe(
-        ranks[["name", "conversions", "value", "rank", "best_rank", "worst_rank", "rank_spread"]],
-        hide_index=True, width="stretch", height=380,
-        column_config={
-            "name": st.column_config.TextColumn("Referrer"),
-            "conversions": st.column_config.NumberColumn("Matters (credit)", format="%,.2f"),
-            "value": st.column_config.NumberColumn(f"Fees ({SETTINGS.currency})", format="%,.0f"),
-            "rank": st.column_config.NumberColumn("Rank", format="%d"),
-            "best_rank": st.column_config.NumberColumn("Best rank", format="%d",
-                                                       help="its highest rank under any model"),
-            "worst_rank": st.column_config.NumberColumn("Worst rank", format="%d",
-                                                        help="its lowest rank under any model"),
-            "rank_spread": st.column_config.NumberColumn(
-                "Rank moves by", format="%d", help="worst − best rank across the ten models"),
-        },
-    )
-    st.caption(
-        "A referrer's credit is the share its own referral contacts earn under the model (for "
-        "Markov and Shapley: the referral channel's credit, divided in proportion to each "
-        "referrer's share of it under the linear model). Ranks: most credit first; the bar "
-        "labels show the best and worst rank across the ten models. Orange bars: referrers "
-        "whose rank moves by three or more places between models, so their importance depends "
-        "on the rule chosen."
-    )
+if tab_models.open:
+    with tab_models:
+        st.subheader("How much the answer depends on the model")
+        measure = st.radio("Show credit as", ["conversions", "value"], horizontal=True,
+                           key="attribution_measure",
+                           format_func={"conversions": "New matters",
+                                        "value": f"Fees ({SETTINGS.currency})"}.get)
+        comparison = state.query("attribution_comparison", params)
+        st.plotly_chart(charts.attribution_models(comparison, measure, model, MODEL_LABELS), width="stretch")
+        st.caption(
+            "Each bar is one model's credit to a channel. A matter counts once in every model, split over "
+            "the contacts in its journey: the client's recorded contacts before the end of the day the "
+            "matter was opened, after the day of the client's previous matter and within the look-back. "
+            "Fees are those billed on the matter up to the window's end, credit notes included."
+        )
+        with st.expander("How each model splits the credit"):
+            st.table({"Model": [MODEL_LABELS[m] for m in MODELS], "Rule": [MODEL_RULES[m] for m in MODELS]})
 
-st.subheader("Path explorer")
-st.markdown("The most common journeys, contact by contact, and how often each led to a new matter.")
-referrers = state.query("touch_referrers")
-names = dict(zip(referrers["referrer_id"], referrers["name"], strict=True))
-channels = sorted(set(comparison["channel"]))
-filters = st.columns([2, 3, 2])
-channel = filters[0].selectbox("Journeys with a contact through", ["", *channels],
-                               key="attribution_path_channel",
-                               format_func=lambda c: c or "any channel")
-referrer = filters[1].selectbox("Journeys with a referral from", ["", *names],
-                                key="attribution_path_referrer",
-                                format_func=lambda r: names.get(r, "any referrer"))
-limit = filters[2].slider("Journeys shown", 5, 100, 20, step=5, key="attribution_path_limit")
-paths = state.query("attribution_paths", {"lookback_days": lookback, "channel": channel,
-                                          "referrer_id": referrer, "limit": limit})
-if paths.empty:
-    st.info("No journey in this window matches these choices.")
-else:
-    st.plotly_chart(charts.attribution_paths(paths, limit=min(limit, 20)), width="stretch")
-    st.dataframe(
-        paths, hide_index=True, width="stretch",
-        column_config={
-            "path": st.column_config.TextColumn("Journey"),
-            "touchpoints": st.column_config.NumberColumn("Contacts", format="%d"),
-            "journeys": st.column_config.NumberColumn("Journeys", format="%,d"),
-            "conversions": st.column_config.NumberColumn("Led to a matter", format="%,d"),
-            "conversion_rate": st.column_config.NumberColumn("Conversion rate", format="percent"),
-            "value": st.column_config.NumberColumn(f"Fees ({SETTINGS.currency})", format="%,.0f"),
-        },
-    )
-    st.caption(
-        "A journey that led to a matter counts once per matter opened; one that did not is a "
-        "client's contacts in the window after its last matter (or all of them if it has none). "
-        "Conversion rate = journeys that led to a matter ÷ all journeys with that path."
-    )
+if tab_referrers.open:
+    with tab_referrers:
+        st.subheader(f"Referrers under the {MODEL_LABELS[model]} model")
+        ranks = state.query("attribution_referrer_ranks", {"model": model, **params})
+        if ranks.empty:
+            st.info("No journey in this window has a referral contact with a named referrer.")
+        else:
+            st.plotly_chart(charts.attribution_referrers(ranks, MODEL_LABELS[model]), width="stretch")
+            st.dataframe(
+                ranks[["name", "conversions", "value", "rank", "best_rank", "worst_rank", "rank_spread"]],
+                hide_index=True, width="stretch", height=380,
+                column_config={
+                    "name": st.column_config.TextColumn("Referrer"),
+                    "conversions": st.column_config.NumberColumn("Matters (credit)", format="%,.2f"),
+                    "value": st.column_config.NumberColumn(f"Fees ({SETTINGS.currency})", format="%,.0f"),
+                    "rank": st.column_config.NumberColumn("Rank", format="%d"),
+                    "best_rank": st.column_config.NumberColumn("Best rank", format="%d",
+                                                               help="its highest rank under any model"),
+                    "worst_rank": st.column_config.NumberColumn("Worst rank", format="%d",
+                                                                help="its lowest rank under any model"),
+                    "rank_spread": st.column_config.NumberColumn(
+                        "Rank moves by", format="%d", help="worst − best rank across the ten models"),
+                },
+            )
+            st.caption(
+                "A referrer's credit is the share its own referral contacts earn under the model (for "
+                "Markov and Shapley: the referral channel's credit, divided in proportion to each "
+                "referrer's share of it under the linear model). Ranks: most credit first; the bar "
+                "labels show the best and worst rank across the ten models. Orange bars: referrers "
+                "whose rank moves by three or more places between models, so their importance depends "
+                "on the rule chosen."
+            )
+
+if tab_paths.open:
+    with tab_paths:
+        st.subheader("Path explorer")
+        st.markdown("The most common journeys, contact by contact, and how often each led to a new matter.")
+        referrers = state.query("touch_referrers")
+        names = dict(zip(referrers["referrer_id"], referrers["name"], strict=True))
+        code_names = state.query("journey_code_names")
+        channels = code_names.loc[code_names["kind"] == "channel", "name"].tolist()
+        filters = st.columns([2, 3, 2])
+        channel = filters[0].selectbox("Journeys with a contact through", ["", *channels],
+                                       key="attribution_path_channel",
+                                       format_func=lambda c: c or "any channel")
+        referrer = filters[1].selectbox("Journeys with a referral from", ["", *names],
+                                        key="attribution_path_referrer",
+                                        format_func=lambda r: names.get(r, "any referrer"))
+        limit = filters[2].slider("Journeys shown", 5, 100, 20, step=5, key="attribution_path_limit")
+        paths = state.query("attribution_paths", {"lookback_days": lookback, "channel": channel,
+                                                  "referrer_id": referrer, "limit": limit})
+        if paths.empty:
+            st.info("No journey in this window matches these choices.")
+        else:
+            st.plotly_chart(charts.attribution_paths(paths, limit=min(limit, 20)), width="stretch")
+            st.dataframe(
+                paths, hide_index=True, width="stretch",
+                column_config={
+                    "path": st.column_config.TextColumn("Journey"),
+                    "touchpoints": st.column_config.NumberColumn("Contacts", format="%d"),
+                    "journeys": st.column_config.NumberColumn("Journeys", format="%,d"),
+                    "conversions": st.column_config.NumberColumn("Led to a matter", format="%,d"),
+                    "conversion_rate": st.column_config.NumberColumn("Conversion rate", format="percent"),
+                    "value": st.column_config.NumberColumn(f"Fees ({SETTINGS.currency})", format="%,.0f"),
+                },
+            )
+            st.caption(
+                "A journey that led to a matter counts once per matter opened; one that did not is a "
+                "client's contacts in the window after its last matter (or all of them if it has none). "
+                "Conversion rate = journeys that led to a matter ÷ all journeys with that path."
+            )
