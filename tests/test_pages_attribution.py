@@ -107,7 +107,7 @@ def test_only_the_open_tab_is_computed(page):
         "Credit per channel under each of the ten models"]
     assert not page.dataframe  # the referrer and path tables wait for their tabs
     open_tab(page, "Path explorer")
-    assert [title(c) for c in charts(page)] == [title(charts(page)[0])] and title(charts(page)[0]).startswith("Most common journeys")
+    assert len(charts(page)) == 1 and title(charts(page)[0]).startswith("Most common journeys")
     assert len(page.dataframe) == 1 and "path" in page.dataframe[0].value
 
 
