@@ -25,11 +25,11 @@ referrals_ as (
 ),
 
 fees_ as (
+    -- the fee facts carry their referral's direction and referrer: no join to every referral
     select cast(date_trunc('quarter', f.billed_on) as date) as quarter_start, f.amount
-    from kept_fees($team, $office, $work_type, $referrer_type, $region) as f
-    join referrals as rf on rf.referral_id = f.referral_id
-    where rf.direction = 'inbound'
-      and rf.referrer_id = $referrer
+    from kept_fee_facts($team, $office, $work_type, $referrer_type, $region) as f
+    where f.fact_direction = 'inbound'
+      and f.fact_referrer_id = $referrer
       and f.billed_on between $start and $end
 ),
 
