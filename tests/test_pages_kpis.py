@@ -157,3 +157,4 @@ def test_a_long_loop_list_shows_those_waiting_longest_and_says_how_many_more(mon
     shown = app.data_editor[0].value
     assert shown.index.tolist() == waiting["referral_id"].head(5).tolist()  # oldest decisions first
     assert any(f"Showing the 5 waiting longest of {len(waiting):,}" in c.value for c in app.caption)
+    assert any(f"{len(waiting):,} referral(s) still to close" in c.value for c in app.caption)

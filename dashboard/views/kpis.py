@@ -312,7 +312,7 @@ else:
     st.button(f"Record “told on” for {len(ticked)} referral(s)", key="kpis_loop_record", type="primary",
               disabled=ticked.empty or not editable, on_click=_record,
               args=({r: d for r, d in ticked["Told on"].items()},))
-    st.caption(f"Longest waiting first. {count(len(to_close))} referral(s) still to close; the marks are kept "
+    st.caption(f"Longest waiting first. {count(waiting)} referral(s) still to close; the marks are kept "
                "in the edit store with who recorded them and when.")
 if st.session_state.get(LOOP_ERROR):
     st.error(st.session_state[LOOP_ERROR])
