@@ -190,6 +190,12 @@ class Touches:
     def referral_credit(self) -> _ReferralCredit:
         return _ReferralCredit(self)
 
+    @cached_property
+    def position_tallies(self) -> _PositionTallies | None:
+        """None when journeys are too long for a (length, position) table, or there are none."""
+        longest = int(self.n.max()) if len(self) else 0
+        return _PositionTallies(self, longest) if 0 < longest <= _TALLY_MAX_N else None
+
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Touches:
         """From journey_touches rows (one conversion per matter_id, n = 0 for an unattributed one)
@@ -553,10 +559,16 @@ def channel_credit(
 def _rule_credit(touches: Touches, model: str, half_life_days: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A rule-based model's credit per channel and per referrer from one computation of its weights
     (pages ask for both), each remembered for the other's caller."""
-    weight = rule_weights(touches, model, half_life_days)
     referrals = touches.referral_credit
-    channel = _channel_frame(touches, weight)
-    referrer = referrals.frame(*referrals.credit(weight))
+    tallies = touches.position_tallies if model in _BY_POSITION else None
+    if tallies is not None:
+        table = _position_table(model, tallies.width)
+        channel = tallies.channel_frame(table)
+        referrer = referrals.frame(*tallies.referrer_credit(table))
+    else:
+        weight = rule_weights(touches, model, half_life_days)
+        channel = _channel_frame(touches, weight)
+        referrer = referrals.frame(*referrals.credit(weight))
     touches.remember("channel", model, half_life_days, channel)
     touches.remember("referrer", model, half_life_days, referrer)
     return channel, referrer
@@ -573,6 +585,64 @@ def _channel_frame(touches: Touches, weight: np.ndarray) -> pd.DataFrame:
         "conversions": np.bincount(codes, weights=weight, minlength=size)[present],
         "value": np.bincount(codes, weights=weight * touches.named_channel_value, minlength=size)[present],
     })
+
+
+# Models whose weight depends on a touchpoint's position and its journey's length alone.
+_BY_POSITION = ("first_touch", "last_touch", "linear", "position_based", "j_shaped", "inverse_j")
+# Journeys longer than this are credited touchpoint by touchpoint (the tallies grow with its square).
+_TALLY_MAX_N = 200
+
+
+def _position_table(model: str, width: int) -> np.ndarray:
+    """A _BY_POSITION model's weight for every (length, position) pair, at length × width + position
+    (pairs that cannot occur get a finite weight that no touchpoint uses)."""
+    k, p = np.divmod(np.arange(width * width, dtype=float), width)
+    k = np.maximum(k, 1)
+    if model == "first_touch":
+        return (p == 1).astype(float)
+    if model == "last_touch":
+        return (p == k).astype(float)
+    if model == "linear":
+        return 1.0 / k
+    return _ends(p, k, *_ENDS[model])
+
+
+class _PositionTallies:
+    """Touchpoints and their value counted per (length, position) pair and channel, and per pair and
+    referrer: the six models whose weight depends on position and length alone add up these tallies
+    (a few thousand) instead of weighting millions of touchpoints each."""
+
+    def __init__(self, touches: Touches, longest: int) -> None:
+        self.width = width = longest + 1
+        key = touches.n.astype(np.int64) * width + touches.position
+        named, channels = touches.named_channel, len(touches.channels)
+        cell = key[named] * channels + touches.channel[named]
+        size = width * width * channels
+        self.channel_count = np.bincount(cell, minlength=size).reshape(-1, channels)
+        self.channel_value = np.bincount(cell, weights=touches.named_channel_value,
+                                         minlength=size).reshape(-1, channels)
+        self.present = self.channel_count.sum(axis=0) > 0
+        self.channels = touches.channels[self.present]
+        referrals = touches.referral_credit
+        self.referrers, self.referrer_present = len(touches.referrers), referrals.present
+        pairs, pair = np.unique(key[referrals.named] * self.referrers + referrals.codes, return_inverse=True)
+        self.pair_key, self.pair_referrer = np.divmod(pairs, self.referrers) if self.referrers else (pairs, pairs)
+        self.pair_count = np.bincount(pair, minlength=len(pairs)).astype(float)
+        self.pair_value = np.bincount(pair, weights=referrals.named_value, minlength=len(pairs))
+
+    def channel_frame(self, table: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({
+            "channel": pd.array(self.channels, dtype="str"),
+            "conversions": (table @ self.channel_count)[self.present],
+            "value": (table @ self.channel_value)[self.present],
+        })
+
+    def referrer_credit(self, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(conversions, value) per referrer, as _ReferralCredit.credit."""
+        weight = table[self.pair_key]
+        conversions = np.bincount(self.pair_referrer, weights=weight * self.pair_count, minlength=self.referrers)
+        value = np.bincount(self.pair_referrer, weights=weight * self.pair_value, minlength=self.referrers)
+        return conversions[self.referrer_present], value[self.referrer_present]
 
 
 class _ReferralCredit:
@@ -667,8 +737,10 @@ def comparison(
 
 
 def _ranks(credit: pd.DataFrame) -> pd.Series:
-    """1 = most conversion credit; ties by referrer_id."""
-    ordered = credit.sort_values(["conversions", "referrer_id"], ascending=[False, True])
+    """1 = most conversion credit; ties by referrer_id. Credit is compared to 9 decimals: shares added up
+    in a different order differ in their last bits, and equal credit must tie."""
+    ordered = credit.assign(tied=credit["conversions"].round(9)).sort_values(
+        ["tied", "referrer_id"], ascending=[False, True])
     return pd.Series(range(1, len(ordered) + 1), index=ordered["referrer_id"].to_numpy())
 
 

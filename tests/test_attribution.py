@@ -247,6 +247,32 @@ def test_referrer_split_rule_based_and_through_linear_shares():
     assert shapley["value"].to_dict() == pytest.approx({"R1": 250 / 3 / 4, "R2": 250 / 3 / 2})
 
 
+@pytest.mark.parametrize("model", ["first_touch", "last_touch", "linear", "position_based", "j_shaped",
+                                   "inverse_j"])
+def test_position_models_added_up_per_length_and_position_equal_touchpoint_by_touchpoint(model, monkeypatch):
+    # journeys of 1 to 5 touchpoints, channels and referrers repeating, one touchpoint without a referrer
+    frame = journeys(
+        ["seminar", ("referral", "R1"), ("referral", None), ("fee earner", "R1")], [("referral", "R2")],
+        [("referral", "R1"), "website", ("referral", "R2")], ["a", "b", ("referral", "R1"), "c", "d"],
+        ["website", "website"], values=[100.0, 50.0, 30.0, 7.5, 0.0],
+    )
+    tallied = (attribution.channel_credit(frame, model), attribution.referrer_credit(frame, model))
+    assert attribution.as_touches(frame).position_tallies is not None
+    monkeypatch.setattr(attribution, "_TALLY_MAX_N", 4)  # the longest journey (5) is now too long to tally
+    fresh = frame.copy()  # new Touches, no credit remembered
+    assert attribution.as_touches(fresh).position_tallies is None
+    weighted = (attribution.channel_credit(fresh, model), attribution.referrer_credit(fresh, model))
+    for got, expected in zip(tallied, weighted, strict=True):
+        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
+    assert tallied[1]["conversions"].sum() > 0
+
+
+def test_equal_credit_ties_ranked_by_referrer_id_whatever_the_adding_order():
+    credit = pd.DataFrame({"referrer_id": ["R2", "R1", "R3"], "conversions": [0.1 + 0.2, 0.3, 0.2]})
+    assert 0.1 + 0.2 != 0.3  # the same credit, added up in another order
+    assert attribution._ranks(credit).to_dict() == {"R1": 1, "R2": 2, "R3": 3}
+
+
 def test_no_conversions_gives_empty_frames_with_the_columns():
     empty = pd.DataFrame(columns=["matter_id", "value", "n", "position", "channel", "referrer_id", "d"])
     for model in attribution.MODELS:
