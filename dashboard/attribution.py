@@ -281,21 +281,19 @@ class Touches:
 
 
 def _journey_values(fees: pa.Table, journeys: np.ndarray) -> np.ndarray:
-    """The value of each of ``journeys`` (ascending): its journey_fee_rows added up, 0 without any."""
+    """The value of each of ``journeys`` (ascending): its journey_fee_rows added up, 0 without any.
+
+    A window's journeys are one range of numbers, so the fee rows are added up by their offset in that
+    range (np.bincount) instead of being sorted, cut into runs and searched for."""
+    if not len(journeys):
+        return np.zeros(0)
     journey, amount = _column(fees, "journey"), _column(fees, "amount", float)
-    steps = np.diff(journey)
-    if (steps < 0).any():
-        order = np.argsort(journey, kind="stable")
-        journey, amount = journey[order], amount[order]
-        steps = np.diff(journey)
-    starts = np.concatenate(([0], np.flatnonzero(steps) + 1)) if len(journey) else journey
-    totals = np.add.reduceat(amount, starts) if len(starts) else amount
-    at = np.searchsorted(journey[starts], journeys)
-    found = at < len(starts)
-    found[found] = journey[starts][at[found]] == journeys[found]
-    value = np.zeros(len(journeys))
-    value[found] = totals[at[found]]
-    return value
+    first, last = int(journeys[0]), int(journeys[-1])
+    if len(journey) and (journey.min() < first or journey.max() > last):
+        inside = (journey >= first) & (journey <= last)
+        journey, amount = journey[inside], amount[inside]
+    sums = np.bincount(journey - first, weights=amount, minlength=last - first + 1)
+    return sums[journeys - first]
 
 
 def _names(names: pa.Table, kind: str) -> np.ndarray:
