@@ -623,7 +623,8 @@ class _PositionTallies:
         self.channels = touches.channels[self.present]
         referrals = touches.referral_credit
         self.referrers, self.referrer_present = len(touches.referrers), referrals.present
-        pairs, pair = np.unique(key[referrals.named] * self.referrers + referrals.codes, return_inverse=True)
+        # hashed, not sorted (np.unique): the pairs' order does not matter, and at L this is 3 times faster
+        pair, pairs = pd.factorize(key[referrals.named] * self.referrers + referrals.codes)
         self.pair_key, self.pair_referrer = np.divmod(pairs, self.referrers) if self.referrers else (pairs, pairs)
         self.pair_count = np.bincount(pair, minlength=len(pairs)).astype(float)
         self.pair_value = np.bincount(pair, weights=referrals.named_value, minlength=len(pairs))
