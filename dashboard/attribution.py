@@ -859,8 +859,21 @@ def _check_params(name: str, values: dict[str, object]) -> None:
 
 
 _CACHE_SIZE = 4
+# Journeys kept, newest first, while they hold less than this in all (the newest is always kept): at
+# 10 million referrals one window's journeys with what the models derive from them are 0.3-0.5 GB, and
+# a count alone let four of them, one per filter tried, take the app past 1.5 GB.
+_CACHE_BYTES = 600 * 2**20
 _cache: OrderedDict[tuple, Touches] = OrderedDict()
 _cache_lock = threading.Lock()
+
+
+def _nbytes(touches: Touches) -> int:
+    """The numpy arrays a Touches holds, its own and those of the objects it keeps (runs, tallies)."""
+    total = 0
+    for value in vars(touches).values():
+        inner = vars(value).values() if hasattr(value, "__dict__") and not isinstance(value, np.ndarray) else ()
+        total += sum(v.nbytes for v in (value, *inner) if isinstance(v, np.ndarray))
+    return total
 _WINDOW_KEYS = ("start", "end", "team", "office", "work_type", "referrer_type", "region")
 
 
@@ -876,7 +889,9 @@ def _remembered(dataset: Dataset, what: str, values: dict[str, object], build) -
     touches = build()
     with _cache_lock:
         _cache[key] = touches
-        while len(_cache) > _CACHE_SIZE:
+        # their arrays grow as models derive more from them, so the bytes are counted now, not when kept
+        while len(_cache) > _CACHE_SIZE or (
+                len(_cache) > 1 and sum(_nbytes(t) for t in _cache.values()) > _CACHE_BYTES):
             _cache.popitem(last=False)
     return touches
 

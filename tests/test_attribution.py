@@ -729,3 +729,17 @@ def test_nonconverting_codes(ds):
         assert getattr(others, column).tolist() == getattr(as_text, column).tolist()
     assert others.channels[others.channel].tolist() == as_text.channels[as_text.channel].tolist()
     assert others.position.tolist() == [1, 1, 2] and others.n.tolist() == [1, 2, 2]
+
+
+def test_journeys_kept_are_bounded_by_their_bytes_and_the_newest_is_always_kept(ds, monkeypatch):
+    attribution.forget()
+    window = {"start": WINDOW.start, "end": WINDOW.end}
+    first = attribution.journeys(ds, window)
+    assert attribution.journeys(ds, window) is first  # kept
+    monkeypatch.setattr(attribution, "_CACHE_BYTES", attribution._nbytes(first))  # room for one of them
+    second = attribution.journeys(ds, {**window, "lookback_days": 30})
+    assert attribution.journeys(ds, {**window, "lookback_days": 30}) is second
+    assert attribution.journeys(ds, window) is not first  # dropped for the newer one, built again
+    monkeypatch.setattr(attribution, "_CACHE_BYTES", 0)
+    assert attribution.journeys(ds, window) is attribution.journeys(ds, window)  # the newest stays
+    attribution.forget()
