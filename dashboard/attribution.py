@@ -886,6 +886,11 @@ def _remembered(dataset: Dataset, what: str, values: dict[str, object], build) -
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
+        # room first, so that the journeys kept and the new ones are not in memory together: new ones
+        # take about as much as the largest of their kind kept
+        coming = max((_nbytes(t) for k, t in _cache.items() if k[2] == what), default=0)
+        while _cache and sum(_nbytes(t) for t in _cache.values()) + coming > _CACHE_BYTES:
+            _cache.popitem(last=False)
     touches = build()
     with _cache_lock:
         _cache[key] = touches
