@@ -191,10 +191,39 @@ class Touches:
         return _ReferralCredit(self)
 
     @cached_property
-    def position_tallies(self) -> _PositionTallies | None:
-        """None when journeys are too long for a (length, position) table, or there are none."""
-        longest = int(self.n.max()) if len(self) else 0
-        return _PositionTallies(self, longest) if 0 < longest <= _TALLY_MAX_N else None
+    def longest(self) -> int:
+        return int(self.n.max()) if len(self) else 0
+
+    @cached_property
+    def referral_at(self) -> np.ndarray:
+        """Each touchpoint's journey's first referral position (inf: none)."""
+        return self.runs.each(np.minimum, np.where(self.is_referral, self.position_float, np.inf))
+
+    @cached_property
+    def position_tallies(self) -> _Tallies | None:
+        """Tallies per (length, position); None when journeys are too long to tally, or there are none."""
+        if not 0 < self.longest <= _TALLY_MAX_N:
+            return None
+        width = self.longest + 1
+        tallies = _Tallies(self, self.n.astype(np.int64) * width + self.position, width * width)
+        tallies.width = width
+        return tallies
+
+    @cached_property
+    def w_shaped_tallies(self) -> _Tallies | None:
+        """Tallies per (length, first referral position, position) with each one's W-shaped weight;
+        None as position_tallies."""
+        if not 0 < self.longest <= _TALLY_MAX_N:
+            return None
+        width = self.longest + 1
+        referral_at = np.where(np.isinf(self.referral_at), 0, self.referral_at).astype(np.int64)
+        group, keys = pd.factorize((self.n.astype(np.int64) * width + referral_at) * width + self.position)
+        tallies = _Tallies(self, group, len(keys))
+        rest, position = np.divmod(keys, width)
+        n, referral_at = np.divmod(rest, width)
+        tallies.weight = _w_shaped_weights(position.astype(float), n.astype(float),
+                                           np.where(referral_at == 0, np.inf, referral_at).astype(float))
+        return tallies
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Touches:
@@ -396,7 +425,11 @@ def _w_shaped(touches: Touches, position: np.ndarray, n: np.ndarray) -> np.ndarr
     """30% to each milestone (first, first referral, last; coinciding shares add up),
     10% evenly over the other touchpoints, or over the distinct milestone touchpoints
     when there is no other; a journey without a referral is position_based."""
-    referral_at = touches.runs.each(np.minimum, np.where(touches.is_referral, position, np.inf))
+    return _w_shaped_weights(position, n, touches.referral_at)
+
+
+def _w_shaped_weights(position: np.ndarray, n: np.ndarray, referral_at: np.ndarray) -> np.ndarray:
+    """_w_shaped's weights from each touchpoint's position, journey length and first referral position."""
     first, referral, last = position == 1, position == referral_at, position == n
     milestone = _W_MILESTONE * (first.astype(float) + referral + last)
     distinct = 1 + (n > 1) + ((referral_at != 1) & (referral_at != n))
@@ -558,9 +591,10 @@ def _rule_credit(touches: Touches, model: str, half_life_days: float) -> tuple[p
     """A rule-based model's credit per channel and per referrer from one computation of its weights
     (pages ask for both), each remembered for the other's caller."""
     referrals = touches.referral_credit
-    tallies = touches.position_tallies if model in _BY_POSITION else None
+    tallies = (touches.position_tallies if model in _BY_POSITION
+               else touches.w_shaped_tallies if model == "w_shaped" else None)
     if tallies is not None:
-        table = _position_table(model, tallies.width)
+        table = tallies.weight if model == "w_shaped" else _position_table(model, tallies.width)
         channel = tallies.channel_frame(table)
         referrer = referrals.frame(*tallies.referrer_credit(table))
     else:
@@ -605,17 +639,19 @@ def _position_table(model: str, width: int) -> np.ndarray:
     return _ends(p, k, *_ENDS[model])
 
 
-class _PositionTallies:
-    """Touchpoints and their value counted per (length, position) pair and channel, and per pair and
-    referrer: the six models whose weight depends on position and length alone add up these tallies
-    (a few thousand) instead of weighting millions of touchpoints each."""
+class _Tallies:
+    """Touchpoints and their value counted per key and channel, and per key and referrer: a model
+    whose weight depends on the key alone ((length, position) for six models; with the first referral
+    position for W-shaped) adds up these tallies (a few thousand) instead of weighting millions of
+    touchpoints. ``key``: each touchpoint's, 0 … keys − 1."""
 
-    def __init__(self, touches: Touches, longest: int) -> None:
-        self.width = width = longest + 1
-        key = touches.n.astype(np.int64) * width + touches.position
+    width = 0  # (length, position) tallies: the table's width
+    weight: np.ndarray  # W-shaped tallies: each key's weight
+
+    def __init__(self, touches: Touches, key: np.ndarray, keys: int) -> None:
         named, channels = touches.named_channel, len(touches.channels)
         cell = key[named] * channels + touches.channel[named]
-        size = width * width * channels
+        size = keys * channels
         self.channel_count = np.bincount(cell, minlength=size).reshape(-1, channels)
         self.channel_value = np.bincount(cell, weights=touches.named_channel_value,
                                          minlength=size).reshape(-1, channels)

@@ -248,9 +248,10 @@ def test_referrer_split_rule_based_and_through_linear_shares():
 
 
 @pytest.mark.parametrize("model", ["first_touch", "last_touch", "linear", "position_based", "j_shaped",
-                                   "inverse_j"])
-def test_position_models_added_up_per_length_and_position_equal_touchpoint_by_touchpoint(model, monkeypatch):
-    # journeys of 1 to 5 touchpoints, channels and referrers repeating, one touchpoint without a referrer
+                                   "inverse_j", "w_shaped"])
+def test_models_added_up_from_tallies_equal_touchpoint_by_touchpoint(model, monkeypatch):
+    # journeys of 1 to 5 touchpoints, channels and referrers repeating, one touchpoint without a referrer,
+    # the first referral at positions 1, 2, 3 and none (W-shaped tallies by it)
     frame = journeys(
         ["seminar", ("referral", "R1"), ("referral", None), ("fee earner", "R1")], [("referral", "R2")],
         [("referral", "R1"), "website", ("referral", "R2")], ["a", "b", ("referral", "R1"), "c", "d"],
@@ -258,9 +259,11 @@ def test_position_models_added_up_per_length_and_position_equal_touchpoint_by_to
     )
     tallied = (attribution.channel_credit(frame, model), attribution.referrer_credit(frame, model))
     assert attribution.as_touches(frame).position_tallies is not None
+    assert attribution.as_touches(frame).w_shaped_tallies is not None
     monkeypatch.setattr(attribution, "_TALLY_MAX_N", 4)  # the longest journey (5) is now too long to tally
     fresh = frame.copy()  # new Touches, no credit remembered
     assert attribution.as_touches(fresh).position_tallies is None
+    assert attribution.as_touches(fresh).w_shaped_tallies is None
     weighted = (attribution.channel_credit(fresh, model), attribution.referrer_credit(fresh, model))
     for got, expected in zip(tallied, weighted, strict=True):
         pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
