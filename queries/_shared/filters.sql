@@ -29,25 +29,28 @@ where filter_keeps(p_team, fe.team)
 
 -- team: by to_team; office: through the fee earner; work type; referrer
 -- type and region: through the referrer (internal referrals have none, so
--- a referrer filter drops them).
+-- a referrer filter drops them). The one test of every table of referral
+-- rows (referral_facts, decided_referrals, mover_referrals).
+create or replace macro keeps_referral(p_team, p_office, p_work_type, p_referrer_type, p_region,
+                                       team, office, work_type, referrer_type, region) as
+    filter_keeps(p_team, team)
+    and filter_keeps(p_office, office)
+    and filter_keeps(p_work_type, work_type)
+    and filter_keeps(p_referrer_type, referrer_type)
+    and filter_keeps(p_region, region);
+
 create or replace macro kept_referrals(p_team, p_office, p_work_type, p_referrer_type, p_region) as table
 select * exclude (fact_office, fact_referrer_type, fact_region)
 from referral_facts
-where filter_keeps(p_team, to_team)
-  and filter_keeps(p_office, fact_office)
-  and filter_keeps(p_work_type, work_type)
-  and filter_keeps(p_referrer_type, fact_referrer_type)
-  and filter_keeps(p_region, fact_region);
+where keeps_referral(p_team, p_office, p_work_type, p_referrer_type, p_region,
+                    to_team, fact_office, work_type, fact_referrer_type, fact_region);
 
 -- decided_referrals (inbound, won/lost/declined, by decided_on) as kept_referrals keeps referrals
 create or replace macro kept_decided_referrals(p_team, p_office, p_work_type, p_referrer_type, p_region) as table
 select * exclude (fact_office, fact_referrer_type, fact_region)
 from decided_referrals
-where filter_keeps(p_team, to_team)
-  and filter_keeps(p_office, fact_office)
-  and filter_keeps(p_work_type, work_type)
-  and filter_keeps(p_referrer_type, fact_referrer_type)
-  and filter_keeps(p_region, fact_region);
+where keeps_referral(p_team, p_office, p_work_type, p_referrer_type, p_region,
+                    to_team, fact_office, work_type, fact_referrer_type, fact_region);
 
 -- team and work type: the matter's own; office and referrer filters: through
 -- the referral the matter came from (a matter without one has no office or
@@ -200,11 +203,8 @@ where not month_facts_apply(p_team, p_office, p_work_type)
 create or replace macro kept_mover_referrals(p_team, p_office, p_work_type, p_referrer_type, p_region) as table
 select * exclude (fact_office, fact_referrer_type, fact_region)
 from mover_referrals
-where filter_keeps(p_team, to_team)
-  and filter_keeps(p_office, fact_office)
-  and filter_keeps(p_work_type, work_type)
-  and filter_keeps(p_referrer_type, fact_referrer_type)
-  and filter_keeps(p_region, fact_region);
+where keeps_referral(p_team, p_office, p_work_type, p_referrer_type, p_region,
+                    to_team, fact_office, work_type, fact_referrer_type, fact_region);
 
 create or replace macro kept_mover_fees(p_team, p_office, p_work_type, p_referrer_type, p_region) as table
 select * exclude (fact_team, fact_work_type, fact_office, fact_referrer_type, fact_region)
