@@ -200,30 +200,31 @@ class Touches:
         return self.runs.each(np.minimum, np.where(self.is_referral, self.position_float, np.inf))
 
     @cached_property
-    def position_tallies(self) -> _Tallies | None:
-        """Tallies per (length, position); None when journeys are too long to tally, or there are none."""
-        if not 0 < self.longest <= _TALLY_MAX_N:
-            return None
-        width = self.longest + 1
-        tallies = _Tallies(self, self.n.astype(np.int64) * width + self.position, width * width)
-        tallies.width = width
-        return tallies
+    def tally_width(self) -> int:
+        """Longest journey + 1, the width of the tallies' keys; 0 when journeys are too long to tally
+        (the tallies grow with its square) or there are none."""
+        return self.longest + 1 if 0 < self.longest <= _TALLY_MAX_N else 0
 
     @cached_property
-    def w_shaped_tallies(self) -> _Tallies | None:
-        """Tallies per (length, first referral position, position) with each one's W-shaped weight;
-        None as position_tallies."""
-        if not 0 < self.longest <= _TALLY_MAX_N:
+    def position_tallies(self) -> _Tallies | None:
+        """Tallies per (length, position) (key length × tally_width + position); None without a width."""
+        width = self.tally_width
+        return _Tallies(self, self.n.astype(np.int64) * width + self.position, width * width) if width else None
+
+    @cached_property
+    def w_shaped_tallies(self) -> tuple[_Tallies, np.ndarray] | None:
+        """Tallies per (length, first referral position, position), and each one's W-shaped weight;
+        None without a tally width."""
+        width = self.tally_width
+        if not width:
             return None
-        width = self.longest + 1
         referral_at = np.where(np.isinf(self.referral_at), 0, self.referral_at).astype(np.int64)
         group, keys = pd.factorize((self.n.astype(np.int64) * width + referral_at) * width + self.position)
-        tallies = _Tallies(self, group, len(keys))
         rest, position = np.divmod(keys, width)
         n, referral_at = np.divmod(rest, width)
-        tallies.weight = _w_shaped_weights(position.astype(float), n.astype(float),
-                                           np.where(referral_at == 0, np.inf, referral_at).astype(float))
-        return tallies
+        weight = _w_shaped_weights(position.astype(float), n.astype(float),
+                                   np.where(referral_at == 0, np.inf, referral_at).astype(float))
+        return _Tallies(self, group, len(keys)), weight
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Touches:
@@ -591,10 +592,12 @@ def _rule_credit(touches: Touches, model: str, half_life_days: float) -> tuple[p
     """A rule-based model's credit per channel and per referrer from one computation of its weights
     (pages ask for both), each remembered for the other's caller."""
     referrals = touches.referral_credit
-    tallies = (touches.position_tallies if model in _BY_POSITION
-               else touches.w_shaped_tallies if model == "w_shaped" else None)
+    tallies = None
+    if model in _BY_POSITION and touches.position_tallies is not None:
+        tallies, table = touches.position_tallies, _position_table(model, touches.tally_width)
+    elif model == "w_shaped" and touches.w_shaped_tallies is not None:
+        tallies, table = touches.w_shaped_tallies
     if tallies is not None:
-        table = tallies.weight if model == "w_shaped" else _position_table(model, tallies.width)
         channel = tallies.channel_frame(table)
         referrer = referrals.frame(*tallies.referrer_credit(table))
     else:
@@ -621,7 +624,7 @@ def _channel_frame(touches: Touches, weight: np.ndarray) -> pd.DataFrame:
 
 # Models whose weight depends on a touchpoint's position and its journey's length alone.
 _BY_POSITION = ("first_touch", "last_touch", "linear", "position_based", "j_shaped", "inverse_j")
-# Journeys longer than this are credited touchpoint by touchpoint (the tallies grow with its square).
+# Journeys longer than this are credited touchpoint by touchpoint.
 _TALLY_MAX_N = 200
 
 
@@ -644,9 +647,6 @@ class _Tallies:
     whose weight depends on the key alone ((length, position) for six models; with the first referral
     position for W-shaped) adds up these tallies (a few thousand) instead of weighting millions of
     touchpoints. ``key``: each touchpoint's, 0 … keys − 1."""
-
-    width = 0  # (length, position) tallies: the table's width
-    weight: np.ndarray  # W-shaped tallies: each key's weight
 
     def __init__(self, touches: Touches, key: np.ndarray, keys: int) -> None:
         named, channels = touches.named_channel, len(touches.channels)
@@ -901,16 +901,25 @@ _CACHE_SIZE = 4
 _CACHE_BYTES = 600 * 2**20
 _cache: OrderedDict[tuple, Touches] = OrderedDict()
 _cache_lock = threading.Lock()
+_WINDOW_KEYS = ("start", "end", "team", "office", "work_type", "referrer_type", "region")
 
 
 def _nbytes(touches: Touches) -> int:
-    """The numpy arrays a Touches holds, its own and those of the objects it keeps (runs, tallies)."""
-    total = 0
-    for value in vars(touches).values():
-        inner = vars(value).values() if hasattr(value, "__dict__") and not isinstance(value, np.ndarray) else ()
-        total += sum(v.nbytes for v in (value, *inner) if isinstance(v, np.ndarray))
+    """The numpy arrays a Touches holds, its own and those of the objects it keeps (runs, referral
+    credit, tallies), each counted once."""
+    total, seen, pending = 0, set(), [touches]
+    while pending:
+        value = pending.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, np.ndarray):
+            total += value.nbytes
+        elif isinstance(value, tuple):
+            pending.extend(value)
+        elif isinstance(value, (Touches, _Journeys, _ReferralCredit, _Tallies)):
+            pending.extend(vars(value).values())
     return total
-_WINDOW_KEYS = ("start", "end", "team", "office", "work_type", "referrer_type", "region")
 
 
 def _remembered(dataset: Dataset, what: str, values: dict[str, object], build) -> Touches:
