@@ -135,7 +135,7 @@ def who_knows_referrer() -> pd.DataFrame:
 
 
 # --- the plan ----------------------------------------------------------------------------------------
-if tab_plan.open:  # only the open tab is computed
+if tab_plan.open:
     with tab_plan:
         st.markdown(
             "The relationship partner's plan for this referrer: aims, the activities chosen from its level's "
@@ -278,7 +278,7 @@ if tab_plan.open:  # only the open tab is computed
                 }), hide_index=True, width="stretch")
 
 # --- referral pattern ----------------------------------------------------------------------------------
-if tab_pattern.open:  # only the open tab is computed
+if tab_pattern.open:
     with tab_pattern:
         cells = st.columns(5)
         cells[0].metric("Inbound referrals", count(pattern["referrals"]))
@@ -340,7 +340,7 @@ if tab_pattern.open:  # only the open tab is computed
                                                      if all_referrals > REFERRALS_SHOWN else ""))
 
 # --- who knows whom -------------------------------------------------------------------------------------
-if tab_people.open:  # only the open tab is computed
+if tab_people.open:
     with tab_people:
         who_knows = who_knows_referrer()
         if who_knows.empty:
@@ -364,7 +364,7 @@ if tab_people.open:  # only the open tab is computed
                        "“Referrals by the contact”: inbound referrals that person made in the window.")
 
 # --- activities -------------------------------------------------------------------------------------------
-if tab_activities.open:  # only the open tab is computed
+if tab_activities.open:
     with tab_activities:
         activities = state.query("referrer_activities", {"referrer": referrer_id})
         if activities.empty:
@@ -400,7 +400,7 @@ if tab_activities.open:  # only the open tab is computed
                        "belongs to a higher level's menu than the referrer's level (assigned, else suggested).")
 
 # --- levels -------------------------------------------------------------------------------------------------
-if tab_levels.open:  # only the open tab is computed
+if tab_levels.open:
     with tab_levels:
         cells = st.columns(3)
         cells[0].metric("Assigned level", programme.label(assigned) if assigned is not None else "Unassigned",
@@ -424,7 +424,7 @@ if tab_levels.open:  # only the open tab is computed
             st.caption("Every level the board saved for this referrer, newest first.")
 
 # --- attribution and reciprocity -------------------------------------------------------------------------
-if tab_credit.open:  # only the open tab is computed
+if tab_credit.open:
     with tab_credit:
         left, right = st.columns(2)
         with left:
