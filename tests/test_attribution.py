@@ -12,6 +12,7 @@ import json
 import math
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -268,6 +269,35 @@ def test_models_added_up_from_tallies_equal_touchpoint_by_touchpoint(model, monk
     for got, expected in zip(tallied, weighted, strict=True):
         pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
     assert tallied[1]["conversions"].sum() > 0
+
+
+@pytest.mark.parametrize("model", attribution.MODELS)
+def test_pairs_counted_in_a_table_equal_pairs_hashed_or_sorted(model, monkeypatch):
+    # the tallies' referrer pairs and Shapley's (journey, channel) pairs are made distinct with a table
+    # of every possible pair when it is small (always, on data this size); the fallbacks must agree
+    frame = journeys(
+        ["seminar", ("referral", "R1"), ("referral", None), ("fee earner", "R1")], [("referral", "R2")],
+        [("referral", "R1"), "website", ("referral", "R2")], ["a", "b", ("referral", "R1"), "c", "a"],
+        ["website", "website"], values=[100.0, 50.0, 30.0, 7.5, 0.0],
+    )
+    nonconverting = journeys(["website", ("referral", "R2")])
+    counted = (attribution.channel_credit(frame, model, 30.0, nonconverting),
+               attribution.referrer_credit(frame, model, 30.0, nonconverting))
+    monkeypatch.setattr(attribution, "_DENSE_MAX", 0)
+    monkeypatch.setattr(attribution, "_MARKS_MAX", 0)
+    fresh = frame.copy()  # new Touches, no credit or tallies remembered
+    hashed = (attribution.channel_credit(fresh, model, 30.0, nonconverting),
+              attribution.referrer_credit(fresh, model, 30.0, nonconverting))
+    for got, expected in zip(counted, hashed, strict=True):
+        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
+    assert counted[0]["conversions"].sum() == pytest.approx(5.0)  # five conversions, each shared out whole
+
+
+def test_factorize_numbers_values_in_order_both_ways(monkeypatch):
+    values = np.array([7, 3, 7, 0, 3, 9])
+    assert [list(a) for a in attribution._factorize(values, 10)] == [[2, 1, 2, 0, 1, 3], [0, 3, 7, 9]]
+    monkeypatch.setattr(attribution, "_DENSE_MAX", 0)
+    assert [list(a) for a in attribution._factorize(values, 10)] == [[2, 1, 2, 0, 1, 3], [0, 3, 7, 9]]
 
 
 def test_equal_credit_ties_ranked_by_referrer_id_whatever_the_adding_order():
