@@ -1,6 +1,9 @@
 """`refport bench` runs every named query and reports each; speed itself is never asserted."""
 
 import json
+import os
+import subprocess
+import sys
 
 from dashboard import registry
 from dashboard.cli import main
@@ -63,3 +66,12 @@ def test_bench_markdown_table_has_a_row_per_item():
     assert lines[0].startswith("| item | kind | p50 ms")
     assert lines[2] == "| scorecard | query | 12 | 20 | 300 |  |"
     assert lines[3] == "| app start (health check answers) | setup | 900 | 900 |  |  |"
+
+
+def test_refport_turns_numpys_huge_pages_off_before_numpy_is_imported():
+    # a fresh process, as `refport` starts: importing the package first must reach NumPy's import-time switch
+    probe = ("import dashboard.cli, numpy._core.multiarray as m; "
+             "print(m._set_madvise_hugepage(False))")
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "False"  # the previous setting: off
