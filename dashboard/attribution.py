@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from dashboard import registry
 from dashboard.data import Dataset
+from dashboard.parallel import at_once
 
 MODELS = (
     "first_touch", "last_touch", "linear", "time_decay", "position_based",
@@ -810,13 +811,31 @@ def summary(touches: Touches | pd.DataFrame) -> pd.DataFrame:
     }])
 
 
+# For journeys of at least _PARALLEL_MIN touchpoints the comparison computes these models on a second
+# thread (parallel.at_once): about half the work at size L, where the first thread adds up the tallies
+# of the other seven and solves Markov's chain.
+_SECOND_THREAD = ("time_decay", "shapley")
+_PARALLEL_MIN = 500_000
+
+
 def comparison(
     touches: Touches | pd.DataFrame, half_life_days: float = 30.0,
     nonconverting: Touches | pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every model's credit per channel: model (in MODELS order), channel, conversions, value."""
-    frames = [channel_credit(touches, m, half_life_days, nonconverting).assign(model=m) for m in MODELS]
-    return pd.concat(frames, ignore_index=True)[["model", *CHANNEL_COLUMNS]]
+    touches = as_touches(touches)
+
+    def credit(models: tuple[str, ...]) -> list[pd.DataFrame]:
+        return [channel_credit(touches, m, half_life_days, nonconverting).assign(model=m) for m in models]
+
+    first = tuple(m for m in MODELS if m not in _SECOND_THREAD)
+    if len(touches) < _PARALLEL_MIN:
+        mine, theirs = credit(first), credit(_SECOND_THREAD)
+    else:
+        touches.referral_credit  # noqa: B018 -- both threads' rule-based models read it: worked out once, first
+        mine, theirs = at_once(lambda: credit(first), lambda: credit(_SECOND_THREAD))
+    frames = dict(zip(first + _SECOND_THREAD, mine + theirs, strict=True))
+    return pd.concat([frames[m] for m in MODELS], ignore_index=True)[["model", *CHANNEL_COLUMNS]]
 
 
 def _ranks(credit: pd.DataFrame) -> pd.Series:
@@ -1025,12 +1044,18 @@ def nonconverting(dataset: Dataset, values: dict[str, object]) -> Touches:
         registry.run_sql_arrow(dataset, "journey_code_names", window)))
 
 
+def both_journeys(dataset: Dataset, values: dict[str, object]) -> tuple[Touches, Touches]:
+    """journeys and nonconverting of the window, built at the same time when they are not kept yet:
+    the pages that show the converting journeys go on to read the others too (Markov, the path
+    explorer, referral-touch conversion)."""
+    return at_once(lambda: journeys(dataset, values), lambda: nonconverting(dataset, values))
+
+
 def _credit_query(name: str, credit):
     def run(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
         _check_params(name, values)
         model = str(values["model"])
-        touches = journeys(dataset, values)
-        others = nonconverting(dataset, values) if model == "markov" else None
+        touches, others = both_journeys(dataset, values) if model == "markov" else (journeys(dataset, values), None)
         return credit(touches, model, float(values["half_life_days"]), others)
 
     run.__name__ = name
@@ -1039,19 +1064,20 @@ def _credit_query(name: str, credit):
 
 def attribution_summary(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
     _check_params("attribution_summary", values)
-    return summary(journeys(dataset, values))
+    # the non-converting journeys too: where the summary is shown the ten models follow, Markov among them
+    return summary(both_journeys(dataset, values)[0])
 
 
 def attribution_comparison(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
     _check_params("attribution_comparison", values)
-    return comparison(journeys(dataset, values), float(values["half_life_days"]),
-                      nonconverting(dataset, values))
+    touches, others = both_journeys(dataset, values)
+    return comparison(touches, float(values["half_life_days"]), others)
 
 
 def attribution_referrer_ranks(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
     _check_params("attribution_referrer_ranks", values)
-    ranks = referrer_ranks(journeys(dataset, values), str(values["model"]),
-                           float(values["half_life_days"]), nonconverting(dataset, values))
+    touches, others = both_journeys(dataset, values)
+    ranks = referrer_ranks(touches, str(values["model"]), float(values["half_life_days"]), others)
     names = registry.run_sql(dataset, "touch_referrers", values)
     out = ranks.merge(names, on="referrer_id", how="left")
     return out[["referrer_id", "name", *[c for c in ranks.columns if c != "referrer_id"]]]
@@ -1062,8 +1088,8 @@ def attribution_paths(dataset: Dataset, values: dict[str, object]) -> pd.DataFra
     if int(values["limit"]) < 1:  # type: ignore[arg-type]
         raise registry.QueryError(f"parameter limit of attribution_paths must be 1 or more, "
                                   f"got {values['limit']}")
-    return paths(journeys(dataset, values), nonconverting(dataset, values),
-                 str(values["channel"]), str(values["referrer_id"]), int(values["limit"]))  # type: ignore[arg-type]
+    return paths(*both_journeys(dataset, values), str(values["channel"]), str(values["referrer_id"]),
+                 int(values["limit"]))  # type: ignore[arg-type]
 
 
 _MODEL = registry.Param("model", "choice", DEFAULT_MODEL, MODELS)

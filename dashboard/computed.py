@@ -11,6 +11,7 @@ import pandas as pd
 
 from dashboard import attribution, kpis, registry
 from dashboard.data import Dataset
+from dashboard.parallel import at_once
 
 
 def _sql(dataset: Dataset, name: str, values: dict[str, object]) -> pd.DataFrame:
@@ -49,8 +50,13 @@ def ror_referrers(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
     """Per referrer, direct ROR (scorecard: referred_fees / investment_cost) next to
     attributed ROR (attribution_referrers' value under the model / investment_cost);
     null when investment_cost is 0. Every scorecard row, in the scorecard's order."""
-    card = _sql(dataset, "scorecard", values)
-    credit = registry.get("attribution_referrers").function(dataset, values)  # type: ignore[misc]
+    def attributed() -> pd.DataFrame:
+        # the window's non-converting journeys are built alongside: the page goes on to
+        # referral_touch_conversion, which reads them
+        attribution.both_journeys(dataset, values)
+        return registry.get("attribution_referrers").function(dataset, values)  # type: ignore[misc]
+
+    card, credit = at_once(lambda: _sql(dataset, "scorecard", values), attributed)
     out = card[["referrer_id", "name", "investment_cost", "referred_fees", "ror",
                 "referrer_type", "investment_hours"]].rename(columns={"ror": "direct_ror"})
     out = out.merge(credit.rename(columns={"conversions": "attributed_conversions",
@@ -91,13 +97,12 @@ def referral_touch_conversion(dataset: Dataset, values: dict[str, object]) -> pd
     """Conversion rate of client journeys with a referral touchpoint against those without,
     from the attribution journeys: conversion_rate = converting journeys / all journeys."""
     attribution._check_params("referral_touch_conversion", values)
-    converting = attribution.journeys(dataset, values)
-    others = attribution.nonconverting(dataset, values)
+    converting, others = attribution.both_journeys(dataset, values)
 
     def has_referral(touches: attribution.Touches) -> np.ndarray:
-        found = np.zeros(touches.journeys, dtype=bool)
-        found[touches.journey[touches.is_referral]] = True
-        return found
+        if not touches.journeys:
+            return np.zeros(0, dtype=bool)
+        return np.logical_or.reduceat(touches.is_referral, touches.runs.starts)
 
     won = has_referral(converting)
     won_value = converting.conversion_value[converting.conversion_attributed]

@@ -209,11 +209,17 @@ def macro_files() -> list[Path]:
     return [MACROS_FILE, *others]
 
 
+_macros_lock = threading.Lock()
+
+
 def _ensure_macros(dataset: Dataset) -> None:
-    if not getattr(dataset, "_macros_ready", False):
-        for path in macro_files():
-            dataset.connection.execute(path.read_text(encoding="utf-8"))
-        dataset._macros_ready = True  # type: ignore[attr-defined]
+    # the shared connection refuses a second call while one runs: two threads (sessions, or a query's
+    # own helpers) asking first must not both define the macros
+    with _macros_lock:
+        if not getattr(dataset, "_macros_ready", False):
+            for path in macro_files():
+                dataset.connection.execute(path.read_text(encoding="utf-8"))
+            dataset._macros_ready = True  # type: ignore[attr-defined]
 
 
 def _side_table_names(sql: str) -> list[str]:

@@ -293,6 +293,19 @@ def test_pairs_counted_in_a_table_equal_pairs_hashed_or_sorted(model, monkeypatc
     assert counted[0]["conversions"].sum() == pytest.approx(5.0)  # five conversions, each shared out whole
 
 
+def test_comparison_on_two_threads_equals_one(monkeypatch):
+    frame = journeys(["seminar", ("referral", "R1"), "website"], [("referral", "R2")], ["website", "seminar"],
+                     values=[100.0, 50.0, 30.0])
+    nonconverting = journeys(["website", ("referral", "R2")], ["seminar"])
+    one_thread = attribution.comparison(frame, 30.0, nonconverting)
+    monkeypatch.setattr(attribution, "_PARALLEL_MIN", 0)
+    two_threads = attribution.comparison(frame.copy(), 30.0, nonconverting)  # new Touches: nothing remembered
+    pd.testing.assert_frame_equal(two_threads, one_thread)
+    assert list(two_threads["model"].unique()) == list(attribution.MODELS)
+    markov = two_threads[two_threads["model"] == "markov"].set_index("channel")["conversions"]
+    assert markov.sum() == pytest.approx(3.0) and markov["website"] > 0  # the non-converting journeys counted
+
+
 def test_factorize_numbers_values_in_order_both_ways(monkeypatch):
     values = np.array([7, 3, 7, 0, 3, 9])
     assert [list(a) for a in attribution._factorize(values, 10)] == [[2, 1, 2, 0, 1, 3], [0, 3, 7, 9]]
