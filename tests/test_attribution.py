@@ -789,3 +789,104 @@ def test_journeys_kept_are_bounded_by_their_bytes_and_the_newest_is_always_kept(
     monkeypatch.setattr(attribution, "_CACHE_BYTES", 0)
     assert attribution.journeys(ds, window) is attribution.journeys(ds, window)  # the newest stays
     attribution.forget()
+
+
+# ------------------------------------------------------------ journeys kept on disk
+
+
+def _default_view(dataset):
+    window = registry.default_window(dataset)
+    return {"start": window.start, "end": window.end, "lookback_days": 365, **Filters().as_params()}
+
+
+@pytest.fixture()
+def fresh_journeys_ds(tmp_path):
+    """The journeys data in a folder of its own: nothing kept on disk for it yet."""
+    dataset = open_dataset(write_dataset(tmp_path / "data", JOURNEYS))
+    attribution.forget()
+    yield dataset
+    attribution.forget()
+    dataset.connection.close()
+
+
+def _kept(dataset, what, values):
+    return attribution._store_folder(dataset, what, values)
+
+
+def test_the_default_views_journeys_are_kept_on_disk_and_read_back_the_same(fresh_journeys_ds):
+    ds, values = fresh_journeys_ds, _default_view(fresh_journeys_ds)
+    assert not _kept(ds, "journeys", values).exists()
+    built, built_others = attribution.both_journeys(ds, values)
+    attribution.kept_written()  # written on a thread of its own
+    assert sorted(p.stem for p in _kept(ds, "journeys", values).glob("*.npy")) == sorted(attribution._STORED)
+    assert _kept(ds, "nonconverting", {"start": values["start"], "end": values["end"]}).is_dir()
+
+    attribution.forget()  # a new process, or the cache forgotten: read back from the files
+    read, read_others = attribution.both_journeys(ds, values)
+    assert read is not built and isinstance(read.position.base, np.memmap)
+    assert len(read) == len(built) > 0 and read_others.journeys == built_others.journeys > 0
+    for name in attribution._STORED:
+        assert np.array_equal(getattr(read, name, None) if name != "lengths" else read.runs.lengths,
+                              getattr(built, name, None) if name != "lengths" else built.runs.lengths)
+    pd.testing.assert_frame_equal(attribution.summary(read), attribution.summary(built))
+    pd.testing.assert_frame_equal(attribution.comparison(read, 30.0, read_others),
+                                  attribution.comparison(built, 30.0, built_others))
+    for model in attribution.MODELS:
+        pd.testing.assert_frame_equal(attribution.referrer_ranks(read, model, 30.0, read_others),
+                                      attribution.referrer_ranks(built, model, 30.0, built_others))
+    pd.testing.assert_frame_equal(attribution.paths(read, read_others, "", "", 50),
+                                  attribution.paths(built, built_others, "", "", 50))
+
+
+@pytest.mark.parametrize("change", [{"team": ["corporate"]}, {"lookback_days": 30},
+                                    {"start": date(2025, 3, 1)}])
+def test_only_the_default_view_is_kept_on_disk(fresh_journeys_ds, change):
+    ds = fresh_journeys_ds
+    values = {**_default_view(ds), **change}
+    assert _kept(ds, "journeys", values) is None
+    attribution.journeys(ds, values)
+    store = _kept(ds, "journeys", _default_view(ds)).parent
+    assert not store.exists() or not any(store.iterdir())
+
+
+def test_damaged_kept_journeys_are_built_again_and_kept_whole(fresh_journeys_ds):
+    ds, values = fresh_journeys_ds, _default_view(fresh_journeys_ds)
+    built = attribution.journeys(ds, values)
+    attribution.kept_written()
+    folder = _kept(ds, "journeys", values)
+    (folder / "referrer.npy").unlink()
+    (folder / "position.npy").write_bytes(b"not an array")
+    attribution.forget()
+    again = attribution.journeys(ds, values)
+    assert not isinstance(again.position.base, np.memmap)  # built, not read
+    assert np.array_equal(again.referrer, built.referrer) and np.array_equal(again.position, built.position)
+    attribution.kept_written()
+    assert sorted(p.stem for p in folder.glob("*.npy")) == sorted(attribution._STORED)
+
+
+def test_journeys_kept_by_another_version_of_refport_are_replaced(fresh_journeys_ds, monkeypatch):
+    ds, values = fresh_journeys_ds, _default_view(fresh_journeys_ds)
+    attribution.journeys(ds, values)
+    attribution.kept_written()
+    older = _kept(ds, "journeys", values)
+    assert older.is_dir()
+    monkeypatch.setattr(attribution, "_builder_version", lambda: "another")
+    attribution.forget()
+    newer = _kept(ds, "journeys", values)
+    assert newer != older and not newer.exists()
+    attribution.journeys(ds, values)
+    attribution.kept_written()
+    assert newer.is_dir() and not older.exists()
+    attribution.forget_kept(ds)  # the benchmark's first visit after new data
+    assert not newer.exists()
+
+
+def test_a_folder_written_first_by_another_process_is_kept(tmp_path):
+    from dashboard import journey_store
+
+    folder = tmp_path / "journeys" / "journeys-v1"
+    assert journey_store.save(folder, {"a": np.arange(3)})
+    assert journey_store.save(folder, {"a": np.arange(5)})  # theirs is there: kept, ours dropped
+    assert journey_store.load(folder, {"a"})["a"].tolist() == [0, 1, 2]
+    assert [p.name for p in folder.parent.iterdir()] == ["journeys-v1"]  # no partial folder left
+    assert journey_store.load(folder, {"a", "b"}) is None and not folder.exists()  # not what was asked: gone

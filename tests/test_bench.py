@@ -57,6 +57,30 @@ def test_bench_renders_a_page_first_and_again_with_results_cached(tiny_dir):
     assert first.runs == rerun.runs == 1 and first.p50_ms > 0 and rerun.p50_ms > 0
 
 
+def test_bench_renders_a_journey_page_as_the_first_visit_after_new_data(tmp_path):
+    from dashboard import attribution
+    from dashboard.bench import JOURNEY_PAGES, PAGES_DIR, measure_page
+    from dashboard.data import open_dataset
+    from tests.conftest import TINY
+    from tests.fixtures import write_dataset
+
+    data_dir = write_dataset(tmp_path / "data", TINY)
+    dataset = open_dataset(data_dir)
+    window = registry.default_window(dataset)
+    values = {"start": window.start, "end": window.end}
+    attribution.journeys(dataset, values)
+    attribution.kept_written()
+    kept = attribution._store_folder(dataset, "journeys", values)
+    (kept / "marker").touch()
+    assert "attribution" in JOURNEY_PAGES
+    [first] = measure_page(data_dir, PAGES_DIR / "attribution.py", repeat=1, dataset=dataset)
+    assert (first.item, first.kind, first.note) == ("attribution (journeys not kept yet)", "page", "")
+    assert first.p50_ms > 0
+    attribution.kept_written()
+    assert kept.is_dir() and not (kept / "marker").exists()  # removed before the render, written again by it
+    dataset.connection.close()
+
+
 def test_bench_markdown_table_has_a_row_per_item():
     from dashboard.bench import Result, format_markdown
 
