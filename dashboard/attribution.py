@@ -27,7 +27,6 @@ each model) and ``attribution_paths`` (the path explorer).
 from __future__ import annotations
 
 import hashlib
-import inspect
 import math
 import shutil
 import threading
@@ -1011,14 +1010,16 @@ _STORED = {"position", "n", "d", "channel", "referrer", "channels", "referrers",
 @cache
 def _builder_version() -> str:
     """A hash of everything a window's journeys are built from besides the data: the facts' versions,
-    the SQL that reads them and the code that turns it into Touches. Kept journeys of another version
-    are never read."""
+    the SQL that reads them and this module (which turns it into Touches; any change to it counts, which
+    is safe). Kept journeys of another version are never read."""
+    # the files' text, not inspect.getsource: that parses Python, which CPython 3.11 cannot do on two
+    # threads at once (SystemError "AST constructor recursion depth mismatch"), and both_journeys asks
+    # from two threads
     digest = hashlib.sha256(repr(sorted(facts.fact_versions().items())).encode())
     for name in ("journey_codes", "journey_fee_rows", "journey_code_names", "nonconverting_codes"):
         digest.update(registry.get(name).sql.encode())
     digest.update(registry.MACROS_FILE.read_bytes())
-    for code in (Touches, _Journeys, _journey_values, _names, _column):
-        digest.update(inspect.getsource(code).encode())
+    digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -232,12 +232,13 @@ class Session:
             raise StepFailed(f"after {timeout:g} s {problem}")
 
 
-def server_rss_mb(pid: int) -> float:
+def server_rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """The server's resident memory now (VmRSS), or its peak since it started (VmHWM), with its children."""
     total = 0.0
     for proc in [pid, *_children(pid)]:
         try:
             for line in Path(f"/proc/{proc}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     total += int(line.split()[1]) / 1024
         except OSError:
             pass
@@ -354,7 +355,8 @@ async def run(url: str, pid: int, args: argparse.Namespace) -> int:
     print(f"server memory: {after_warm_up:.0f} MB after warm-up, {after_opening:.0f} MB with all sessions open; "
           f"during the steps (sampled every {MEMORY_SAMPLE_S:g} s) max {max(memory):.0f} MB, by quarter "
           f"{'/'.join(f'{max(quarter):.0f}' for quarter in quarters if quarter)} MB; "
-          f"{server_rss_mb(pid):.0f} MB at the end")
+          f"{server_rss_mb(pid):.0f} MB at the end; peak since it started (the kernel's VmHWM) "
+          f"{server_rss_mb(pid, 'VmHWM'):.0f} MB")
     for step in failed:
         who = "warm-up" if step in warm.steps else f"session {step.session}"
         print(f"FAILED {who}, {step.kind} step ({step.what}): {step.error}")

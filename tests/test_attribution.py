@@ -890,3 +890,13 @@ def test_a_folder_written_first_by_another_process_is_kept(tmp_path):
     assert journey_store.load(folder, {"a"})["a"].tolist() == [0, 1, 2]
     assert [p.name for p in folder.parent.iterdir()] == ["journeys-v1"]  # no partial folder left
     assert journey_store.load(folder, {"a", "b"}) is None and not folder.exists()  # not what was asked: gone
+
+
+def test_the_journeys_version_is_worked_out_safely_from_many_threads_at_once():
+    # both_journeys asks from two threads; parsing Python there (inspect.getsource) failed on CPython 3.11
+    from concurrent.futures import ThreadPoolExecutor
+
+    attribution._builder_version.cache_clear()
+    with ThreadPoolExecutor(8) as pool:
+        versions = set(pool.map(lambda _: attribution._builder_version(), range(32)))
+    assert len(versions) == 1 and len(versions.pop()) == 16
