@@ -23,67 +23,35 @@
 -- referred_fees: exactly the scorecard's (metrics.md), so a referrer's referred
 -- matter for a client someone else brought in first counts there and not here.
 --
--- Without a team, office or work-type filter the facts first_referral_days and lifetime_fee_days
--- (queries/_facts) hold these per day; with one, they are computed here from the rows.
+-- Read from the facts first_referral_days and lifetime_fee_days (queries/_facts), which hold these
+-- per day (the fees also per the matter's team, work type and office, for the filters).
 with
-
-first_referral as (
-    select client_id, referrer_id, referred_on as brought_in_on
-    from referrals
-    where direction = 'inbound' and referred_on <= $end and client_id is not null
-      and not month_facts_apply($team, $office, $work_type)
-    qualify row_number() over (partition by client_id order by referred_on, referral_id) = 1
-),
 
 referrers_ as (
     select referrer_id, name, referrer_type
     from kept_referrers($referrer_type, $region)
 ),
 
-brought_in as (
-    select f.client_id, f.referrer_id, f.brought_in_on
-    from first_referral as f
-    join referrers_ as r on r.referrer_id = f.referrer_id
-),
-
-client_fees as (
-    select
-        b.referrer_id,
-        f.amount,
-        coalesce(rf.direction = 'inbound' and rf.referrer_id = b.referrer_id, false) as own_referral
-    from brought_in as b
-    join kept_matters($team, $office, $work_type, null, null) as m
-        on m.client_id = b.client_id and m.opened_on >= b.brought_in_on
-    join fees as f on f.matter_id = m.matter_id
-    left join referrals as rf on rf.referral_id = m.referral_id
-    where f.billed_on between $start and $end
-    union all
-    select l.referrer_id, l.amount, l.own_referral
-    from lifetime_fee_days as l
-    where month_facts_apply($team, $office, $work_type)
-      and l.billed_on between $start and $end
-      and (l.late_on is null or l.late_on <= $end)
-      and l.referrer_id in (select referrer_id from referrers_)
-),
-
 lifetime as (
     select
         referrer_id,
-        sum(amount)                                 as lifetime_fees,
+        sum(amount)                                              as lifetime_fees,
         coalesce(sum(amount) filter (where not own_referral), 0) as other_work_fees
-    from client_fees
+    from lifetime_fee_days
+    where billed_on between $start and $end
+      and (late_on is null or late_on <= $end)
+      and filter_keeps($team, team)
+      and filter_keeps($work_type, work_type)
+      and filter_keeps($office, fact_office)
+      and referrer_id in (select referrer_id from referrers_)
     group by referrer_id
 ),
 
 clients as (
-    select referrer_id, count(*) as clients_brought_in
-    from brought_in
-    group by referrer_id
-    union all
+    -- who first brought a client in is a fact about the client: no team, office or work-type filter
     select referrer_id, sum(clients)::bigint as clients_brought_in
     from first_referral_days
-    where month_facts_apply($team, $office, $work_type)
-      and brought_in_on <= $end
+    where brought_in_on <= $end
       and referrer_id in (select referrer_id from referrers_)
     group by referrer_id
 ),
