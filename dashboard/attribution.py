@@ -180,8 +180,8 @@ class Touches:
 
     @cached_property
     def journey(self) -> np.ndarray:
-        """Each touchpoint's journey, 0 … journeys − 1."""
-        return np.repeat(np.arange(self.journeys), self.runs.lengths)
+        """Each touchpoint's journey, 0 … journeys − 1 (32-bit, as the other per-touchpoint arrays)."""
+        return np.repeat(np.arange(self.journeys, dtype=np.int32), self.runs.lengths)
 
     @cached_property
     def is_referral(self) -> np.ndarray:
@@ -435,13 +435,6 @@ def rule_weights(touches: Touches | pd.DataFrame, model: str, half_life_days: fl
     ``touches``: Touches, or attributed rows of journey_touches (matter_id, position, n, d, channel).
     """
     touches = as_touches(touches)
-    position, n = touches.position_float, touches.n_float
-    if model == "first_touch":
-        return (position == 1).astype(float)
-    if model == "last_touch":
-        return (position == n).astype(float)
-    if model == "linear":
-        return 1.0 / n
     if model == "time_decay":
         journeys = touches.runs
         # 2^(−d/h), rescaled per journey by its nearest touchpoint so nothing underflows (in place: at
@@ -452,6 +445,14 @@ def rule_weights(touches: Touches | pd.DataFrame, model: str, half_life_days: fl
         np.exp2(raw, out=raw)
         raw /= journeys.each(np.add, raw)
         return raw
+    # the others by position and length (kept as floats on the Touches: asked for by several models)
+    position, n = touches.position_float, touches.n_float
+    if model == "first_touch":
+        return (position == 1).astype(float)
+    if model == "last_touch":
+        return (position == n).astype(float)
+    if model == "linear":
+        return 1.0 / n
     if model in _ENDS:
         return _ends_weights(position, n, *_ENDS[model])
     if model == "w_shaped":
@@ -573,25 +574,31 @@ def _shapley(touches: Touches) -> pd.DataFrame:
     set is a subset of S. That game is a sum of unanimity games, one per journey, so each
     journey's 1 (and its value) is split evenly over its distinct channels.
 
-    Counted on integer codes: (journey, channel) pairs made distinct, in order."""
+    Counted on integer codes: which channels each journey has, as a table of marks (journeys ×
+    channels) when it is small enough, else as (journey, channel) pairs made distinct by sorting."""
     known = touches.channel >= 0
-    width = max(len(touches.channels), 1)
-    pairs = touches.journey[known] * width + touches.channel[known]
-    if touches.journeys * width <= _MARKS_MAX:
-        # a mark per possible pair, read back in order: at size L 5 times faster than sorting
-        marks = np.zeros(touches.journeys * width, dtype=bool)
-        marks[pairs] = True
-        pairs = np.flatnonzero(marks)
-    else:
-        pairs = np.sort(pairs)
-        pairs = pairs[np.diff(pairs, prepend=-1) != 0]  # a sort beats numpy's hashed unique here
-    pair_journey, pair_channel = pairs // width, pairs % width
-    share = 1.0 / np.bincount(pair_journey, minlength=touches.journeys)[pair_journey]
-    value = touches.value[touches.runs.starts][pair_journey]
     size = len(touches.channels)
-    present = np.bincount(pair_channel, minlength=width)[:size] > 0
-    conversions = np.bincount(pair_channel, weights=share, minlength=width)[:size]
-    values = np.bincount(pair_channel, weights=value * share, minlength=width)[:size]
+    width = max(size, 1)
+    journey_value = touches.value[touches.runs.starts] if len(touches) else np.zeros(0)
+    if touches.journeys * width <= _MARKS_MAX:
+        # at size L 23 MB of marks instead of sorting 6 million pairs: faster, and a few arrays of one
+        # value per journey instead of several per touchpoint
+        marks = np.zeros((width, touches.journeys), dtype=bool)
+        marks[touches.channel[known], touches.journey[known]] = True
+        distinct = marks.sum(axis=0)
+        share = np.divide(1.0, distinct, out=np.zeros(len(distinct)), where=distinct > 0)
+        valued = share * journey_value
+        present = marks.any(axis=1)[:size]
+        conversions = np.array([share[row].sum() for row in marks[:size]])
+        values = np.array([valued[row].sum() for row in marks[:size]])
+    else:
+        pairs = np.sort(touches.journey[known].astype(np.int64) * width + touches.channel[known])
+        pairs = pairs[np.diff(pairs, prepend=-1) != 0]  # a sort beats numpy's hashed unique here
+        pair_journey, pair_channel = pairs // width, pairs % width
+        share = 1.0 / np.bincount(pair_journey, minlength=touches.journeys)[pair_journey]
+        present = np.bincount(pair_channel, minlength=width)[:size] > 0
+        conversions = np.bincount(pair_channel, weights=share, minlength=width)[:size]
+        values = np.bincount(pair_channel, weights=journey_value[pair_journey] * share, minlength=width)[:size]
     return pd.DataFrame({
         "channel": pd.array(touches.channels[present], dtype="str"),
         "conversions": conversions[present],
