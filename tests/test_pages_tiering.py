@@ -160,7 +160,8 @@ def test_matrix_page_shows_the_chart_quadrants_and_prune_list(env):
 def chart_levels(app):
     """Each bubble's assigned level, as its hover text says."""
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
-    return {row[0]: row[6] for trace in spec["data"] for row in trace.get("customdata") or []}
+    return {row[0]: text.rsplit("assigned ", 1)[1] for trace in spec["data"]
+            for row, text in zip(trace.get("customdata") or [], trace.get("text") or [], strict=True)}
 
 
 def test_matrix_assigns_a_level_to_all_selected_through_the_store(env, state):

@@ -58,18 +58,17 @@ def _figure(frame: pd.DataFrame, y_label: str, x_cut: float, y_cut: float, log_y
         fig.add_trace(go.Scatter(
             x=part["potential_score"], y=part["y_value"], mode="markers", name=f"{quadrant} ({len(part)})",
             marker={"size": sizes, "color": colour, "opacity": 0.72, "line": {"width": 1, "color": "white"}},
-            customdata=np.column_stack([
-                part["referrer_id"], part["name"],
-                [money(v) for v in part["referred_fees"]],
-                ["—" if pd.isna(v) else f"{v:,.1f}×" for v in part["ror"]],
-                [money(v) for v in part["investment_cost"]],
-                [programme.label(v, missing="No level") for v in part["suggested_level"]],
-                [programme.label(v) for v in part["assigned_level"]],
-            ]) if len(part) else None,
-            hovertemplate=("<b>%{customdata[1]}</b> (%{customdata[0]})<br>Potential %{x:.0f}<br>"
-                           "Referred fees %{customdata[2]} · ROR %{customdata[3]}<br>"
-                           "Investment %{customdata[4]}<br>Suggested %{customdata[5]} · "
-                           "assigned %{customdata[6]}<extra></extra>"),
+            # one hover text per bubble rather than seven columns of custom data: Streamlit copies and
+            # serialises every value on each rerun, 20,000 bubbles in a pooled network
+            customdata=np.column_stack([part["referrer_id"]]) if len(part) else None,
+            text=[f"<b>{name}</b> ({referrer})<br>Potential {potential:.0f}<br>Referred fees {money(fees)} · "
+                  f"ROR {'—' if pd.isna(ror) else f'{ror:,.1f}×'}<br>Investment {money(cost)}<br>"
+                  f"Suggested {programme.label(suggested, missing='No level')} · assigned {programme.label(assigned)}"
+                  for referrer, name, potential, fees, ror, cost, suggested, assigned in zip(
+                      part["referrer_id"], part["name"], part["potential_score"], part["referred_fees"],
+                      part["ror"], part["investment_cost"], part["suggested_level"], part["assigned_level"],
+                      strict=True)],
+            hovertemplate="%{text}<extra></extra>",
         ))
     fig.add_vline(x=x_cut, line={"color": charts.INK, "dash": "dash", "width": 1.5})
     fig.add_hline(y=y_cut, line={"color": charts.INK, "dash": "dash", "width": 1.5})
