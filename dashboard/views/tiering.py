@@ -42,11 +42,13 @@ if table.empty:
             "directory whose referrers.parquet has rows.")
     st.stop()
 
-names = dict(zip(table["referrer_id"], table["name"]))
+# plain lists, not pandas' Arrow-backed columns stepped through one value at a time (20,000 referrers)
+all_ids = table["referrer_id"].tolist()
+names = dict(zip(all_ids, table["name"].tolist(), strict=True))
 stored_level = {rid: (None if pd.isna(v) else int(v))
-                for rid, v in zip(table["referrer_id"], table["assigned_level"])}
-version = dict(zip(table["referrer_id"], table["version"].astype(int)))
-suggested = dict(zip(table["referrer_id"], table["suggested_level"]))
+                for rid, v in zip(all_ids, table["assigned_level"].tolist(), strict=True)}
+version = dict(zip(all_ids, table["version"].astype(int).tolist(), strict=True))
+suggested = dict(zip(all_ids, table["suggested_level"].tolist(), strict=True))
 
 
 def _label(level: object) -> str:
@@ -55,6 +57,13 @@ def _label(level: object) -> str:
 
 def _suggested(level: object) -> str:
     return programme.label(level, missing="No level")
+
+
+def _labels(levels: list[object], name) -> list[str]:
+    """name(level) for each of thousands of levels, worked out once per distinct level."""
+    found = {None if pd.isna(level) else level: None for level in levels}
+    text = {level: name(level) for level in found}
+    return [text[None if pd.isna(level) else level] for level in levels]
 
 
 def _stage(referrer_id: str, level: int | None) -> None:
@@ -141,8 +150,8 @@ else:
     view = pd.DataFrame({
         "ID": shown["referrer_id"],
         "Referrer": shown["name"],
-        "Suggested": [_suggested(v) for v in shown["suggested_level"].tolist()],
-        "Assigned": [_label(pending[r]["level"] if r in pending else stored_level[r]) for r in ids],
+        "Suggested": _labels(shown["suggested_level"].tolist(), _suggested),
+        "Assigned": _labels([pending[r]["level"] if r in pending else stored_level[r] for r in ids], _label),
         "Unsaved": ["✎ unsaved" if r in pending else "" for r in ids],
         "To reach the next level": [_next_step(*levels) for levels in zip(
             shown["next_level"].tolist(), shown["suggested_level"].tolist(), shown["fees_to_next_level"].tolist())],
