@@ -75,6 +75,15 @@ values_ as (
       and f.journey <= (select last_journey from window_journeys)
       and f.billed_on <= $end
     group by f.journey
+),
+
+names as (
+    -- the names by code, as lists (codes are 0, 1, 2, ... per kind): a lookup per row instead of joining
+    -- millions of rows to them
+    select
+        list(name order by code) filter (where kind = 'channel') as channels,
+        list(name order by code) filter (where kind = 'referrer') as referrers
+    from touch_codes
 )
 
 select
@@ -86,11 +95,10 @@ select
     t.position,
     t.touchpoint_id,
     t.touched_at,
-    ch.name as channel,
-    rf.name as referrer_id,
+    names.channels[t.channel_code + 1] as channel,
+    names.referrers[t.referrer_code + 1] as referrer_id,
     t.d
 from touches as t
+cross join names
 left join values_ as v on v.journey = t.journey
-left join touch_codes as ch on ch.kind = 'channel' and ch.code = t.channel_code
-left join touch_codes as rf on rf.kind = 'referrer' and rf.code = t.referrer_code
 order by t.journey, t.position
