@@ -1,5 +1,6 @@
 -- name: touch_facts
--- purpose: every dated touchpoint as numbers (touch_codes), in journey order: by client, then
+-- purpose: every dated touchpoint as numbers (touch_codes; its client_id and touchpoint_id also as
+--          text, for the export nonconverting_journeys), in journey order: by client, then
 --          touched_at, then touchpoint_id (seq numbers that order), with the first day on or after
 --          it on which its client converted (opened a matter): a touchpoint belongs to a
 --          non-converting journey as of `end` exactly when that day is later than `end` or there
@@ -31,6 +32,8 @@ select
     row_number() over (order by c.code nulls last, t.touched_at, t.touchpoint_id) as seq,
     coalesce(c.code, -1) as client,
     t.touched_at,
+    t.client_id,
+    t.touchpoint_id,
     t.next_conversion_on,
     coalesce(ch.code, -1) as channel_code,
     coalesce(rf.code, -1) as referrer_code

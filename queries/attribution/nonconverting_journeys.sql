@@ -7,29 +7,40 @@
 -- grain: one row per touchpoint of a non-converting journey, by client_id then position
 with
 
-last_conversion as (
-    select client_id, max(opened_on) as last_on
-    from matters
-    where opened_on <= $end
-    group by client_id
+names as (
+    -- the names by code, as lists (codes are 0, 1, 2, ... per kind; −1, none, reads as null)
+    select
+        list(name order by code) filter (where kind = 'channel') as channels,
+        list(name order by code) filter (where kind = 'referrer') as referrers
+    from touch_codes
 ),
 
 touches as (
-    select t.touchpoint_id, t.client_id, t.touched_at, t.channel, t.referrer_id
-    from touchpoints as t
-    left join last_conversion as l on l.client_id = t.client_id
-    where t.touched_at >= cast($start as date)
-      and t.touched_at < cast($end as date) + interval 1 day
-      and (l.last_on is null or t.touched_at >= l.last_on + interval 1 day)
+    -- touch_facts: every touchpoint by client, then time, with the day of the client's next
+    -- conversion; one with none by `end` is in a non-converting journey (as nonconverting_codes reads)
+    select
+        seq,
+        client_id,
+        count(*) over (partition by client) as n,
+        row_number() over (partition by client order by seq) as position,
+        touchpoint_id,
+        touched_at,
+        channel_code,
+        referrer_code
+    from touch_facts
+    where touched_at >= cast($start as date)
+      and touched_at < cast($end as date) + interval 1 day
+      and (next_conversion_on is null or next_conversion_on > $end)
 )
 
 select
-    client_id,
-    count(*) over (partition by client_id) as n,
-    row_number() over (partition by client_id order by touched_at, touchpoint_id) as position,
-    touchpoint_id,
-    touched_at,
-    channel,
-    referrer_id
-from touches
-order by client_id, position
+    t.client_id,
+    t.n,
+    t.position,
+    t.touchpoint_id,
+    t.touched_at,
+    names.channels[t.channel_code + 1] as channel,
+    names.referrers[t.referrer_code + 1] as referrer_id
+from touches as t
+cross join names
+order by t.seq
