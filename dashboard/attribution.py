@@ -1113,9 +1113,10 @@ def forget() -> None:
         _frames.clear()
 
 
-def journeys(dataset: Dataset, values: dict[str, object]) -> Touches:
+def journeys(dataset: Dataset, values: dict[str, object], remember: bool = True) -> Touches:
     """The converting journeys of the window, filters and lookback_days (default 365), as Touches:
-    journey_codes (the journeys before any lookback, as numbers) with journey_fee_rows."""
+    journey_codes (the journeys before any lookback, as numbers) with journey_fee_rows. Without
+    ``remember`` they are not kept in memory (those of the default view still are on disk)."""
     window = {k: values.get(k) for k in _WINDOW_KEYS}  # a filter not given keeps everything
     lookback = int(values.get("lookback_days", 365))  # type: ignore[call-overload]
 
@@ -1125,15 +1126,39 @@ def journeys(dataset: Dataset, values: dict[str, object]) -> Touches:
         names = registry.run_sql_arrow(dataset, "journey_code_names", window)
         return Touches.from_codes(codes, fees, names, lookback)
 
-    return _remembered(dataset, "journeys", {**window, "lookback_days": lookback}, build)
+    key = {**window, "lookback_days": lookback}
+    return (_remembered if remember else _kept_or_built)(dataset, "journeys", key, build)
 
 
-def nonconverting(dataset: Dataset, values: dict[str, object]) -> Touches:
-    """The non-converting journeys of the window as Touches (nonconverting_codes)."""
+def nonconverting(dataset: Dataset, values: dict[str, object], remember: bool = True) -> Touches:
+    """The non-converting journeys of the window as Touches (nonconverting_codes); ``remember`` as
+    for journeys."""
     window = {k: values[k] for k in ("start", "end")}
-    return _remembered(dataset, "nonconverting", window, lambda: Touches.from_client_codes(
-        registry.run_sql_arrow(dataset, "nonconverting_codes", window),
-        registry.run_sql_arrow(dataset, "journey_code_names", window)))
+    def build() -> Touches:
+        return Touches.from_client_codes(registry.run_sql_arrow(dataset, "nonconverting_codes", window),
+                                         registry.run_sql_arrow(dataset, "journey_code_names", window))
+
+    return (_remembered if remember else _kept_or_built)(dataset, "nonconverting", window, build)
+
+
+def default_view_kept(dataset: Dataset) -> bool:
+    """Whether the default view's journeys are kept on disk (or cannot be: no facts folder)."""
+    window = registry.default_window(dataset)
+    values = {"start": window.start, "end": window.end}
+    folders = [_store_folder(dataset, "journeys", values), _store_folder(dataset, "nonconverting", values)]
+    return all(folder is None or folder.is_dir() for folder in folders)
+
+
+def keep_default_view(dataset: Dataset) -> None:
+    """Build the default view's journeys and keep them on disk, unless they are kept already, without
+    holding them in memory: the app does this on a thread of its own when it opens a new version of
+    the data, so that the first visit to the Attribution or Return on relationships page reads them
+    (at 10 million referrals about 1.3 s for the page instead of 2.5 s)."""
+    window = registry.default_window(dataset)
+    values = {"start": window.start, "end": window.end}
+    journeys(dataset, values, remember=False)
+    nonconverting(dataset, values, remember=False)
+    kept_written()
 
 
 def both_journeys(dataset: Dataset, values: dict[str, object]) -> tuple[Touches, Touches]:

@@ -7,15 +7,18 @@ shared.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, facts, levels, registry
+from dashboard import attribution, auth, facts, levels, registry
 from dashboard import store as edits
 from dashboard.check import Problem, check_remembered
 from dashboard.data import Dataset, shared_dataset
@@ -34,7 +37,40 @@ FILTER_LABELS = {
 
 
 def dataset() -> Dataset:
-    return shared_dataset(os.environ.get("REFPORT_DATA"), opening=_preparing)
+    opened = shared_dataset(os.environ.get("REFPORT_DATA"), opening=_preparing)
+    _keep_journeys(opened)
+    return opened
+
+
+_journeys_asked: set[tuple[str, str]] = set()
+_journeys_lock = threading.Lock()
+journey_threads: list[threading.Thread] = []
+
+
+def _keep_journeys(opened: Dataset) -> None:
+    """The first time this process uses a version of the data: if the default view's attribution
+    journeys are not kept on disk yet, build them on a thread of their own while people look at the
+    first pages (attribution.keep_default_view)."""
+    key = (str(opened.data_dir), opened.fingerprint)
+    with _journeys_lock:
+        if key in _journeys_asked:
+            return
+        _journeys_asked.add(key)
+    try:
+        if attribution.default_view_kept(opened):
+            return
+    except (registry.QueryError, duckdb.Error):
+        return  # data the contract check refuses, or without dates: the pages say so themselves
+
+    def keep() -> None:
+        try:
+            attribution.keep_default_view(opened)
+        except Exception:  # a page builds them itself then; the log says why
+            logging.getLogger("refport").exception("keeping the default view's journeys failed")
+
+    thread = threading.Thread(target=keep, name="refport-keep-journeys", daemon=True)
+    journey_threads.append(thread)
+    thread.start()
 
 
 def _preparing(path: Path, stamp: str) -> AbstractContextManager:

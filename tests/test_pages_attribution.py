@@ -179,3 +179,20 @@ def test_in_a_real_browser(journeys_dir):
             assert not errors, errors
         finally:
             browser.close()
+
+
+def test_the_app_keeps_the_default_views_journeys_on_disk_when_it_first_opens_new_data(monkeypatch, tmp_path):
+    from dashboard import attribution, state
+    from dashboard.data import open_dataset
+
+    data_dir = write_dataset(tmp_path / "data", PAGE_JOURNEYS)
+    dataset = open_dataset(data_dir)
+    assert not attribution.default_view_kept(dataset)
+    monkeypatch.setenv("REFPORT_DATA", str(data_dir))
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()  # the Overview: no page here reads the journeys
+    assert not app.exception
+    for thread in state.journey_threads:
+        thread.join(timeout=60)
+    assert attribution.default_view_kept(dataset)
+    dataset.connection.close()
