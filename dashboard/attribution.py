@@ -1033,8 +1033,11 @@ def _builder_version() -> str:
 def _store_folder(dataset: Dataset, what: str, values: dict[str, object]) -> Path | None:
     """Where the journeys for ``values`` are kept on disk: only those of the view everyone opens first
     (the default window, no filter, the default look-back), so that the disk does not fill one filter
-    at a time. None for any other, or when the data has no facts folder."""
-    window = registry.default_window(dataset)
+    at a time. None for any other, or when the data has no facts folder or no default window."""
+    try:
+        window = registry.default_window(dataset)
+    except registry.QueryError:  # no dated rows: a window given by hand has nothing to be kept with
+        return None
     if (values.get("start"), values.get("end")) != (window.start, window.end):
         return None
     if any(values.get(k) for k in _WINDOW_KEYS[2:]) or values.get("lookback_days", 365) != 365:

@@ -900,3 +900,15 @@ def test_the_journeys_version_is_worked_out_safely_from_many_threads_at_once():
     with ThreadPoolExecutor(8) as pool:
         versions = set(pool.map(lambda _: attribution._builder_version(), range(32)))
     assert len(versions) == 1 and len(versions.pop()) == 16
+
+
+def test_journeys_of_data_without_a_default_window_are_built_and_not_kept(fresh_journeys_ds, monkeypatch):
+    ds = fresh_journeys_ds
+    values = _default_view(ds)
+
+    def no_dated_rows(dataset, start=None, end=None):
+        raise registry.QueryError("the data holds no dated rows, so there is no default window")
+
+    monkeypatch.setattr(registry, "default_window", no_dated_rows)
+    assert attribution._store_folder(ds, "journeys", values) is None
+    assert len(attribution.journeys(ds, values)) > 0  # a window given by hand still works
