@@ -487,6 +487,17 @@ def _money_tick(value: float, label: str) -> str:
     return f"{label} {value:,.0f}"
 
 
+# Above this many markers a chart is drawn with WebGL (go.Scattergl) rather than as SVG shapes: at
+# 10 million referrals a scatter has one marker per referrer, 20,000, and the browser took seconds to
+# lay out that many SVG elements.
+WEBGL_FROM = 2_000
+
+
+def marker_trace(markers: int) -> type[go.Scatter | go.Scattergl]:
+    """The trace type for a scatter of this many markers."""
+    return go.Scattergl if markers >= WEBGL_FROM else go.Scatter
+
+
 def ror_scatter(frame: pd.DataFrame, basis: str = "direct", log_axes: bool = False,
                 return_label: str | None = None, currency: str | None = None) -> go.Figure:
     """Investment against return per referrer with the break-even line y = x (frame:
@@ -523,7 +534,7 @@ def ror_scatter(frame: pd.DataFrame, basis: str = "direct", log_axes: bool = Fal
         part = rows[mask.to_numpy()]
         if part.empty:
             continue
-        fig.add_trace(go.Scatter(
+        fig.add_trace(marker_trace(len(rows))(
             x=part["investment_cost"], y=part[column], mode="markers", name=name,
             marker={"color": colour, "size": 10, "opacity": 0.8, "line": {"width": 1, "color": "white"}},
             text=part["name"].fillna(part["referrer_id"]),

@@ -29,9 +29,10 @@ import json
 import math
 from datetime import date
 
+import pandas as pd
 import pytest
 
-from dashboard import registry
+from dashboard import charts, registry
 from dashboard.cli import main
 from dashboard.data import open_dataset
 from dashboard.window import Filters, Window
@@ -402,3 +403,23 @@ def test_ror_referrers_bad_model_exits_2(capsys, ror_dir):
     code = main(["query", "ror_referrers", "--data", str(ror_dir), "--param", "model=u_shaped"])
     _, err = capsys.readouterr()
     assert code == 2 and "model" in err
+
+
+@pytest.mark.parametrize("referrers", [10, 2_500])
+def test_ror_scatter_draws_many_referrers_with_webgl_and_every_one_of_them(referrers):
+    frame = pd.DataFrame({
+        "referrer_id": [f"R{i}" for i in range(referrers)], "name": [f"Referrer {i}" for i in range(referrers)],
+        "investment_cost": [100.0 + i for i in range(referrers)],
+        "referred_fees": [50.0 + 2 * i for i in range(referrers)],
+        "direct_ror": [(50.0 + 2 * i) / (100.0 + i) for i in range(referrers)],
+        "attributed_value": [0.0] * referrers, "attributed_ror": [0.0] * referrers,
+    })
+    fig = charts.ror_scatter(frame, "direct", currency="GBP")
+    markers = [trace for trace in fig.data if trace.mode == "markers"]
+    assert {trace.type for trace in markers} == {"scattergl" if referrers >= charts.WEBGL_FROM else "scatter"}
+    assert sum(len(trace.x) for trace in markers) == referrers
+    # a referrer returns less than its cost while 50 + 2i < 100 + i, i.e. for i < 50
+    expected = {"Returns less than its cost": min(referrers, 50)}
+    if referrers > 50:
+        expected["Returns at least its cost"] = referrers - 50
+    assert {trace.name: len(trace.x) for trace in markers} == expected

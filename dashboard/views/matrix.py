@@ -55,7 +55,7 @@ def _figure(frame: pd.DataFrame, y_label: str, x_cut: float, y_cut: float, log_y
     for quadrant, (colour, _) in QUADRANTS.items():
         part = placed[placed["quadrant"] == quadrant]
         sizes = [10 + 38 * math.sqrt(max(c, 0) / biggest) if biggest > 0 else 12 for c in part["investment_cost"]]
-        fig.add_trace(go.Scatter(
+        fig.add_trace(charts.marker_trace(len(placed))(
             x=part["potential_score"], y=part["y_value"], mode="markers", name=f"{quadrant} ({len(part)})",
             marker={"size": sizes, "color": colour, "opacity": 0.72, "line": {"width": 1, "color": "white"}},
             # one hover text per bubble rather than seven columns of custom data: Streamlit copies and
