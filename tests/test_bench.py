@@ -99,3 +99,18 @@ def test_refport_turns_numpys_huge_pages_off_before_numpy_is_imported():
     env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"  # the previous setting: off
+
+
+def test_the_server_refport_run_starts_returns_large_freed_blocks_to_the_system(monkeypatch, tiny_dir):
+    import importlib
+
+    import dashboard
+    from dashboard import cli
+
+    started = {}
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.setattr(cli.subprocess, "call", lambda command, env, cwd: started.update(env=env) or 0)
+    importlib.reload(dashboard)  # as on a fresh start: importing the package sets it
+    assert cli.main(["run", "--data", str(tiny_dir)]) == 0
+    assert started["env"]["MALLOC_MMAP_THRESHOLD_"] == "131072"
+    assert started["env"]["NUMPY_MADVISE_HUGEPAGE"] == "0"
