@@ -447,14 +447,8 @@ def rule_weights(touches: Touches | pd.DataFrame, model: str, half_life_days: fl
         return raw
     # the others by position and length (kept as floats on the Touches: asked for by several models)
     position, n = touches.position_float, touches.n_float
-    if model == "first_touch":
-        return (position == 1).astype(float)
-    if model == "last_touch":
-        return (position == n).astype(float)
-    if model == "linear":
-        return 1.0 / n
-    if model in _ENDS:
-        return _ends_weights(position, n, *_ENDS[model])
+    if model in _BY_POSITION:
+        return _by_position_weights(model, position, n)
     if model == "w_shaped":
         return _w_shaped(touches, position, n)
     raise ValueError(f"{model!r} is not a rule-based model ({', '.join(RULE_BASED)})")
@@ -682,18 +676,23 @@ _BY_POSITION = ("first_touch", "last_touch", "linear", "position_based", "j_shap
 _TALLY_MAX_N = 200
 
 
+def _by_position_weights(model: str, position: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """A _BY_POSITION model's weight from positions and journey lengths (floats): touchpoint by
+    touchpoint, or for every pair of the tallies' table."""
+    if model == "first_touch":
+        return (position == 1).astype(float)
+    if model == "last_touch":
+        return (position == n).astype(float)
+    if model == "linear":
+        return 1.0 / n
+    return _ends_weights(position, n, *_ENDS[model])
+
+
 def _position_table(model: str, width: int) -> np.ndarray:
     """A _BY_POSITION model's weight for every (length, position) pair, at length × width + position
     (pairs that cannot occur get a finite weight that no touchpoint uses)."""
     k, p = np.divmod(np.arange(width * width, dtype=float), width)
-    k = np.maximum(k, 1)
-    if model == "first_touch":
-        return (p == 1).astype(float)
-    if model == "last_touch":
-        return (p == k).astype(float)
-    if model == "linear":
-        return 1.0 / k
-    return _ends(p, k, *_ENDS[model])
+    return _by_position_weights(model, p, np.maximum(k, 1))
 
 
 # Below this many possible values, _factorize counts each one instead of hashing them.
