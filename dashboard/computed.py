@@ -50,13 +50,8 @@ def ror_referrers(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
     """Per referrer, direct ROR (scorecard: referred_fees / investment_cost) next to
     attributed ROR (attribution_referrers' value under the model / investment_cost);
     null when investment_cost is 0. Every scorecard row, in the scorecard's order."""
-    def attributed() -> pd.DataFrame:
-        # the window's non-converting journeys are built alongside: the page goes on to
-        # referral_touch_conversion, which reads them
-        attribution.both_journeys(dataset, values)
-        return registry.get("attribution_referrers").function(dataset, values)  # type: ignore[misc]
-
-    card, credit = at_once(lambda: _sql(dataset, "scorecard", values), attributed)
+    card, credit = at_once(lambda: _sql(dataset, "scorecard", values),
+                           lambda: registry.get("attribution_referrers").function(dataset, values))  # type: ignore[misc]
     out = card[["referrer_id", "name", "investment_cost", "referred_fees", "ror",
                 "referrer_type", "investment_hours"]].rename(columns={"ror": "direct_ror"})
     out = out.merge(credit.rename(columns={"conversions": "attributed_conversions",
