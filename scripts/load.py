@@ -1,7 +1,7 @@
 """Many users at once: N concurrent browser sessions against one server (issue 8).
 
-    .venv/bin/python scripts/load.py [--size M] [--sessions 10] [--steps 12] [--think 3] [--seed 1]
-                                     [--reload] [--screenshot PATH]
+    .venv/bin/python scripts/load.py [--size M | --data DIR] [--sessions 10] [--steps 12] [--think 3]
+                                     [--seed 1] [--reload] [--protocol | --screenshot PATH]
 
 Each session is its own chromium context (own cookies, own Streamlit websocket session) and uses the
 app as a person does: it opens it once, then for a fixed number of steps alternates between clicking an
@@ -17,6 +17,13 @@ report says how much the whole machine used besides the server, per step.
 
 --reload instead loads each step's page afresh from its URL, the filter in the query string: every step
 then costs the browser a whole front end and a new websocket session (this script's first version).
+
+--protocol leaves the browsers out: each session is a websocket client that sends the messages the
+front end sends (open the app, ask for a run of a page with the filters' widget values) and a step is
+complete once the server has sent the whole run, with the same texts in it that the browser steps wait
+for. That is the server's page completion for many real Streamlit sessions, with no browsers on the
+machine competing for its cores; each user's own browser adds its drawing time (with one browser
+alone on this machine a step takes 0.4-0.9 s at size M, the server's part of it 0.2-0.5 s).
 """
 
 from __future__ import annotations
@@ -37,8 +44,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import websockets
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 from tests.test_browser import PAGES
@@ -158,14 +168,21 @@ class Session:
         """Do one step; a timeout, a missing element or an exception on the page makes it a failed step."""
         try:
             what, seconds = await action(*arguments)
-            if await self.page.locator(EXCEPTION).count():
+            if await self.shows_exception():
                 raise StepFailed("the page shows an exception")
-        except (PlaywrightError, StepFailed) as error:
-            self.steps.append(Step(self.number, kind, what, self.view, error=str(error).splitlines()[0]))
-            with contextlib.suppress(PlaywrightError):
-                await self.page.keyboard.press("Escape")  # a list left open hides the rest of the app
+        except (PlaywrightError, StepFailed, OSError) as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            self.steps.append(Step(self.number, kind, what, self.view, error=message))
+            await self.recover()
             return
         self.steps.append(Step(self.number, kind, what, self.view, seconds))
+
+    async def shows_exception(self) -> bool:
+        return bool(await self.page.locator(EXCEPTION).count())
+
+    async def recover(self) -> None:
+        with contextlib.suppress(PlaywrightError):
+            await self.page.keyboard.press("Escape")  # a list left open hides the rest of the app
 
     async def load(self, view: str, query: str, timeout: float) -> tuple[str, float]:
         started = time.perf_counter()
@@ -232,6 +249,105 @@ class Session:
             raise StepFailed(f"after {timeout:g} s {problem}")
 
 
+class ProtocolSession(Session):
+    """One person as the server sees it: the front end's websocket messages, without a browser.
+
+    It sends what the front end sends (a rerun request with the page, the query string and the sidebar
+    filters' values) and a step is complete when the server reports the run it started finished, its
+    messages holding the same texts the browser steps wait for. This is the server's page completion
+    for many real Streamlit sessions; drawing the page is left to each user's own browser."""
+
+    socket = None
+    query = ""  # the URL's query string, as the server last set it
+    shown_exception = False
+
+    async def open(self) -> None:
+        self.page_hashes: dict[str, str] = {}  # url path → page script hash, from the navigation message
+        self.filters: dict[str, tuple[str, list[str]]] = {}  # label → (widget id, options), of FILTERS
+        await self.attempt("open", "Overview", self.load, "", "", OPEN_TIMEOUT_S)
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.close()
+
+    async def load(self, view: str, query: str, timeout: float) -> tuple[str, float]:
+        """Open the app on a page as a browser tab does: a new websocket session, then its first run."""
+        await self.close()
+        started = time.perf_counter()
+        address = self.url.replace("http://", "ws://", 1) + "/_stcore/stream"
+        self.socket = await websockets.connect(address, subprotocols=["streamlit"], origin=self.url,
+                                               max_size=None, open_timeout=timeout)
+        self.query, self.picked = query, None
+        await self.run_page(view, [PAGES[view]], timeout)
+        return f"load /{view}?{query}", time.perf_counter() - started
+
+    async def switch_page(self, view: str) -> tuple[str, float]:
+        return f"click /{view}", await self.run_page(view, [PAGES[view]])
+
+    async def pick_filter(self, label: str) -> tuple[str, float]:
+        value = self.rng.choice(self.filters[label][1])
+        self.picked = (label, value)
+        seconds = await self.run_page(self.view, [PAGES[self.view], f"· {label.lower()}: {value}"])
+        return f"pick {label} = {value}", seconds
+
+    async def remove_filter(self) -> tuple[str, float]:
+        label, value = self.picked
+        self.picked = None
+        return f"remove {label} = {value}", await self.run_page(self.view, [PAGES[self.view], "· no filters"])
+
+    async def shows_exception(self) -> bool:
+        return self.shown_exception
+
+    async def recover(self) -> None:
+        pass
+
+    async def run_page(self, view: str, texts: list[str], timeout: float = STEP_TIMEOUT_S) -> float:
+        """Ask for a run of the page with the filters picked now; the time until it finished."""
+        request = BackMsg()
+        request.rerun_script.query_string = self.query
+        request.rerun_script.page_script_hash = self.page_hashes.get(view, "")
+        for label, (widget_id, _) in self.filters.items():
+            state = request.rerun_script.widget_states.widgets.add()
+            state.id = widget_id
+            state.string_array_value.data.extend([self.picked[1]] if self.picked and self.picked[0] == label else [])
+        started = time.perf_counter()
+        await self.socket.send(request.SerializeToString())
+        self.view = view
+        try:
+            received = await asyncio.wait_for(self._until_finished(), timeout)
+        except TimeoutError:
+            raise StepFailed(f"after {timeout:g} s the run has not finished") from None
+        seconds = time.perf_counter() - started
+        if missing := [text for text in texts if text.encode() not in received]:
+            raise StepFailed(f"the page does not show: {' and '.join(missing)}")
+        return seconds
+
+    async def _until_finished(self) -> bytes:
+        """Read the server's messages up to the end of the run; all of them, as one byte string."""
+        self.shown_exception = False
+        received = []
+        while True:
+            data = await self.socket.recv()
+            message = ForwardMsg()
+            message.ParseFromString(data)
+            kind = message.WhichOneof("type")
+            if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+                element = message.delta.new_element
+                if element.WhichOneof("type") == "exception":
+                    self.shown_exception = True
+                elif element.WhichOneof("type") == "multiselect" and element.multiselect.label in FILTERS:
+                    self.filters[element.multiselect.label] = (element.multiselect.id, list(element.multiselect.options))
+            elif kind == "navigation":
+                self.page_hashes = {page.url_pathname: page.page_script_hash for page in message.navigation.app_pages}
+            elif kind == "page_info_changed":
+                self.query = message.page_info_changed.query_string
+            elif kind == "script_finished":
+                if message.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    continue  # the app asked for another run at once: the step ends with that one
+                return b"".join(received)
+            received.append(data)
+
+
 def server_rss_mb(pid: int, field: str = "VmRSS") -> float:
     """The server's resident memory now (VmRSS), or its peak since it started (VmHWM), with its children."""
     total = 0.0
@@ -288,9 +404,14 @@ def summary(steps: list[Step]) -> str:
 
 async def run(url: str, pid: int, args: argparse.Namespace) -> int:
     """Warm up, run the sessions, print the report; returns how many steps failed."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        warm = Session(browser, url, 0, args.seed)
+    async with contextlib.AsyncExitStack() as stack:
+        browser = None
+        if not args.protocol:
+            playwright = await stack.enter_async_context(async_playwright())
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            stack.push_async_callback(browser.close)
+        person = ProtocolSession if args.protocol else Session
+        warm = person(browser, url, 0, args.seed)
         started = time.perf_counter()
         await warm.open()
         for view in ANALYSIS_PAGES:
@@ -298,7 +419,7 @@ async def run(url: str, pid: int, args: argparse.Namespace) -> int:
         await warm.close()
         warm_up_s, after_warm_up = time.perf_counter() - started, server_rss_mb(pid)
 
-        sessions = [Session(browser, url, n, args.seed) for n in range(args.sessions)]
+        sessions = [person(browser, url, n, args.seed) for n in range(args.sessions)]
         opened = asyncio.Barrier(args.sessions + 1)  # the steps start together, once all are open
 
         async def use(session: Session) -> None:
@@ -324,13 +445,14 @@ async def run(url: str, pid: int, args: argparse.Namespace) -> int:
         server_cpu, machine_cpu = server_cpu_s(pid) - cpu_before, machine_busy_s() - busy_before
         stop.set()
         await sampler
-        await browser.close()
 
     opens = [s.steps[0] for s in sessions]
     steps = [step for s in sessions for step in s.steps[1:]]
     failed = [step for step in [*warm.steps, *opens, *steps] if step.error]
     mode = "each step reloads the page from its URL" if args.reload else "sidebar clicks over one websocket each"
-    print(f"size {args.size}: {args.sessions} sessions × {args.steps} steps ({mode}), think time "
+    if args.protocol:
+        mode += "; no browsers: the front end's websocket messages, completion when the server's run ends"
+    print(f"{f'data {args.data}' if args.data else f'size {args.size}'}: {args.sessions} sessions × {args.steps} steps ({mode}), think time "
           f"{args.think:g} s ± 50% between steps (seed {args.seed})")
     print(f"warm-up: one session opened the app and visited {len(ANALYSIS_PAGES)} pages in {warm_up_s:.1f} s")
     print(f"opening: {args.sessions} sessions at once, all open after {opening_s:.1f} s: {summary(opens)}")
@@ -375,11 +497,18 @@ def main() -> None:
                         help="load every step's page from its URL instead of clicking in the sidebar")
     parser.add_argument("--screenshot", type=Path, metavar="PATH",
                         help="save session 0's screen halfway through its steps")
+    parser.add_argument("--protocol", action="store_true",
+                        help="no browsers: each session sends the front end's websocket messages itself "
+                             "and a step ends when the server has sent the whole run (the server's share)")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="a data directory to serve instead of the generated sample of --size")
     args = parser.parse_args()
+    if args.protocol and args.screenshot:
+        parser.error("--screenshot needs a browser: leave out --protocol")
     from dashboard.sample import generate
 
-    data = Path(tempfile.gettempdir()) / f"refport-bench-{args.size}"
-    if not (data / "fees.parquet").exists():
+    data = args.data or Path(tempfile.gettempdir()) / f"refport-bench-{args.size}"
+    if args.data is None and not (data / "fees.parquet").exists():
         print(f"generating sample size {args.size} into {data} ...", file=sys.stderr)
         generate(data, args.size, 1)
     # stopped from outside, the run still stops its Streamlit server on the way out
