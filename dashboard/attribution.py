@@ -986,6 +986,7 @@ _CACHE_SIZE = 4
 # a count alone let four of them, one per filter tried, take the app past 1.5 GB.
 _CACHE_BYTES = 600 * 2**20
 _cache: OrderedDict[tuple, Touches] = OrderedDict()
+_coming: dict[tuple, Future] = {}  # journeys being built, by _cache key
 _cache_lock = threading.Lock()
 _WINDOW_KEYS = ("start", "end", "team", "office", "work_type", "referrer_type", "region")
 
@@ -1048,29 +1049,53 @@ def _store_folder(dataset: Dataset, what: str, values: dict[str, object]) -> Pat
 # Journeys are written to disk on a thread of their own (about 0.7 s for 200 MB at size L), so the page
 # that built them does not wait; Python finishes the writing before it exits.
 _writer = ThreadPoolExecutor(1, thread_name_prefix="refport-journey-store")
-_writing: list[Future] = []
+_writing: dict[Path, Future] = {}  # by folder
 _writing_lock = threading.Lock()
+
+
+# Work on converting journeys takes turns across the process's sessions: building a window's, or
+# running the models on them. At 10 million referrals either holds 0.4-0.45 GB more while it runs, and
+# ten sessions doing it at once for different filters took the server past 1.5 GB; on two cores a
+# second such piece of work at the same time only slows the first (each keeps both cores busy). The
+# non-converting journeys (a sixth of the size) are built beside the converting ones (both_journeys).
+_turns = threading.Lock()
+_build_locks = {"journeys": _turns, "nonconverting": threading.Lock()}
 
 
 def _kept_or_built(dataset: Dataset, what: str, values: dict[str, object], build) -> Touches:
     """build(), or the journeys kept on disk for ``values`` (kept there after building them)."""
     folder = _store_folder(dataset, what, values)
     if folder is None:
-        return build()
-    arrays = journey_store.load(folder, _STORED)
-    if arrays is not None:
-        return Touches(**arrays)
-    touches = build()
+        with _build_locks[what]:
+            return build()
+    if (kept := _kept(folder)) is not None:
+        return kept
+    with _build_locks[what]:
+        # built by another thread while this one waited (the app's background build)?
+        if (kept := _kept(folder)) is not None:
+            return kept
+        touches = build()
     with _writing_lock:
-        _writing[:] = [f for f in _writing if not f.done()]
-        _writing.append(_writer.submit(journey_store.save, folder, touches.arrays()))
+        for done in [f for f, future in _writing.items() if future.done()]:
+            del _writing[done]
+        _writing[folder] = _writer.submit(journey_store.save, folder, touches.arrays())
     return touches
+
+
+def _kept(folder: Path) -> Touches | None:
+    """The journeys kept in ``folder``, once written if they are being written; None if not kept."""
+    with _writing_lock:
+        writing = _writing.get(folder)
+    if writing is not None:
+        wait([writing])
+    arrays = journey_store.load(folder, _STORED)
+    return Touches(**arrays) if arrays is not None else None
 
 
 def kept_written() -> None:
     """Wait until the journeys being kept on disk are written."""
     with _writing_lock:
-        pending = list(_writing)
+        pending = list(_writing.values())
     wait(pending)
 
 
@@ -1092,18 +1117,32 @@ def _remembered(dataset: Dataset, what: str, values: dict[str, object], build) -
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-        # room first, so that the journeys kept and the new ones are not in memory together: new ones
-        # take about as much as the largest of their kind kept
-        coming = max((_nbytes(t) for k, t in _cache.items() if k[2] == what), default=0)
-        while _cache and sum(_nbytes(t) for t in _cache.values()) + coming > _CACHE_BYTES:
-            _cache.popitem(last=False)
-    touches = _kept_or_built(dataset, what, values, build)
+        # sessions asking for the same journeys while they are being built wait for them
+        coming, ours = _coming.get(key), key not in _coming
+        if ours:
+            coming = _coming[key] = Future()
+            # room first, so that the journeys kept and the new ones are not in memory together: new
+            # ones take about as much as the largest of their kind kept
+            room = max((_nbytes(t) for k, t in _cache.items() if k[2] == what), default=0)
+            while _cache and sum(_nbytes(t) for t in _cache.values()) + room > _CACHE_BYTES:
+                _cache.popitem(last=False)
+    if not ours:
+        return coming.result()
+    try:
+        touches = _kept_or_built(dataset, what, values, build)
+    except BaseException as error:
+        with _cache_lock:
+            del _coming[key]
+        coming.set_exception(error)
+        raise
     with _cache_lock:
+        del _coming[key]
         _cache[key] = touches
         # their arrays grow as models derive more from them, so the bytes are counted now, not when kept
         while len(_cache) > _CACHE_SIZE or (
                 len(_cache) > 1 and sum(_nbytes(t) for t in _cache.values()) > _CACHE_BYTES):
             _cache.popitem(last=False)
+    coming.set_result(touches)
     return touches
 
 
@@ -1175,7 +1214,8 @@ def _credit_query(name: str, credit):
         _check_params(name, values)
         model = str(values["model"])
         touches, others = both_journeys(dataset, values) if model == "markov" else (journeys(dataset, values), None)
-        return credit(touches, model, float(values["half_life_days"]), others)
+        with _turns:
+            return credit(touches, model, float(values["half_life_days"]), others)
 
     run.__name__ = name
     return run
@@ -1190,13 +1230,15 @@ def attribution_summary(dataset: Dataset, values: dict[str, object]) -> pd.DataF
 def attribution_comparison(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
     _check_params("attribution_comparison", values)
     touches, others = both_journeys(dataset, values)
-    return comparison(touches, float(values["half_life_days"]), others)
+    with _turns:
+        return comparison(touches, float(values["half_life_days"]), others)
 
 
 def attribution_referrer_ranks(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
     _check_params("attribution_referrer_ranks", values)
     touches, others = both_journeys(dataset, values)
-    ranks = referrer_ranks(touches, str(values["model"]), float(values["half_life_days"]), others)
+    with _turns:
+        ranks = referrer_ranks(touches, str(values["model"]), float(values["half_life_days"]), others)
     names = registry.run_sql(dataset, "touch_referrers", values)
     out = ranks.merge(names, on="referrer_id", how="left")
     return out[["referrer_id", "name", *[c for c in ranks.columns if c != "referrer_id"]]]
@@ -1207,8 +1249,10 @@ def attribution_paths(dataset: Dataset, values: dict[str, object]) -> pd.DataFra
     if int(values["limit"]) < 1:  # type: ignore[arg-type]
         raise registry.QueryError(f"parameter limit of attribution_paths must be 1 or more, "
                                   f"got {values['limit']}")
-    return paths(*both_journeys(dataset, values), str(values["channel"]), str(values["referrer_id"]),
-                 int(values["limit"]))  # type: ignore[arg-type]
+    touches, others = both_journeys(dataset, values)
+    with _turns:
+        return paths(touches, others, str(values["channel"]), str(values["referrer_id"]),
+                     int(values["limit"]))  # type: ignore[arg-type]
 
 
 _MODEL = registry.Param("model", "choice", DEFAULT_MODEL, MODELS)

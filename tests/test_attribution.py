@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import threading
 from datetime import date
 
 import numpy as np
@@ -912,3 +913,108 @@ def test_journeys_of_data_without_a_default_window_are_built_and_not_kept(fresh_
     monkeypatch.setattr(registry, "default_window", no_dated_rows)
     assert attribution._store_folder(ds, "journeys", values) is None
     assert len(attribution.journeys(ds, values)) > 0  # a window given by hand still works
+
+
+# ------------------------------------------------------------ many sessions asking at once
+
+
+def _counting_build(result, started: threading.Event, release: threading.Event, calls: list):
+    def build():
+        calls.append(threading.get_ident())
+        started.set()
+        assert release.wait(10)
+        return result
+
+    return build
+
+
+def test_sessions_asking_for_journeys_being_built_wait_for_them_instead_of_building_again(ds):
+    from concurrent.futures import ThreadPoolExecutor
+
+    attribution.forget()
+    built = attribution.journeys(ds, {"start": WINDOW.start, "end": WINDOW.end})
+    attribution.forget()
+    started, release, calls = threading.Event(), threading.Event(), []
+    build = _counting_build(built, started, release, calls)
+    values = {"start": WINDOW.start, "end": WINDOW.end, "team": ["corporate"]}
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(attribution._remembered, ds, "journeys", values, build)
+        assert started.wait(10)
+        others = [pool.submit(attribution._remembered, ds, "journeys", values, build) for _ in range(3)]
+        release.set()
+        results = [first.result(10), *(f.result(10) for f in others)]
+    assert len(calls) == 1 and all(r is built for r in results)
+    assert attribution._remembered(ds, "journeys", values, build) is built and len(calls) == 1  # kept
+    assert not attribution._coming
+    attribution.forget()
+
+
+def test_a_failed_build_fails_its_waiters_too_and_the_next_request_builds_again(ds):
+    from concurrent.futures import ThreadPoolExecutor
+
+    attribution.forget()
+    started, release = threading.Event(), threading.Event()
+
+    def failing():
+        started.set()
+        assert release.wait(10)
+        raise registry.QueryError("the data went away")
+
+    values = {"start": WINDOW.start, "end": WINDOW.end, "region": ["London"]}
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(attribution._remembered, ds, "journeys", values, failing)
+        assert started.wait(10)
+        waiter = pool.submit(attribution._remembered, ds, "journeys", values, failing)
+        release.set()
+        for future in (first, waiter):
+            with pytest.raises(registry.QueryError, match="the data went away"):
+                future.result(10)
+    assert not attribution._coming
+    built = attribution._remembered(ds, "journeys", values, lambda: "built again")
+    assert built == "built again"
+    attribution.forget()
+
+
+def test_journeys_of_different_filters_are_built_one_at_a_time(ds):
+    from concurrent.futures import ThreadPoolExecutor
+
+    attribution.forget()
+    running, most, lock = [0], [0], threading.Lock()
+
+    def build():
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        threading.Event().wait(0.05)
+        with lock:
+            running[0] -= 1
+        return "journeys"
+
+    teams = ["corporate", "employment", "litigation", "insolvency"]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda team: attribution._remembered(
+            ds, "journeys", {"start": WINDOW.start, "end": WINDOW.end, "team": [team]}, build), teams))
+    assert results == ["journeys"] * 4 and most[0] == 1
+    attribution.forget()
+
+
+def test_journeys_the_background_build_is_keeping_are_read_not_built_again(fresh_journeys_ds, monkeypatch):
+    ds, values = fresh_journeys_ds, _default_view(fresh_journeys_ds)
+    builds = []
+    original = attribution.Touches.from_codes
+
+    def counted(*args, **kwargs):
+        builds.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(attribution.Touches, "from_codes", counted)
+    background = threading.Thread(target=attribution.keep_default_view, args=(ds,))
+    with attribution._build_locks["journeys"]:  # the session asks while the background build runs
+        background.start()
+        session = threading.Thread(target=attribution.journeys, args=(ds, values))
+        session.start()
+    background.join(30)
+    session.join(30)
+    assert not background.is_alive() and not session.is_alive()
+    assert len(builds) == 1  # whichever got to build first; the other read what it kept
+    assert _kept(ds, "journeys", values).is_dir()
