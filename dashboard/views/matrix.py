@@ -95,7 +95,7 @@ st.markdown(
     "lasso tool to give them a programme level."
 )
 
-controls = st.columns([3, 3, 3, 1])
+controls = st.columns([3, 3, 3, 2])  # room for the toggle's label at 1280 px
 _keep("matrix_y", "Referred fees")
 y_label = controls[0].radio("Value axis", list(Y_AXES), key="matrix_y", horizontal=True)
 y = Y_AXES[y_label]
@@ -116,7 +116,7 @@ y_key = f"matrix_y_cut_{y}"
 default_cut = min(max(float(base["y_cut"].iloc[0]), low), high)
 _keep(y_key, float(round(default_cut / step) * step))  # a float, as the slider returns: one cache key
 y_cut = controls[2].slider(f"Value line ({currency})" if y == "referred_fees" else "Value line (ROR, ×)",
-                           low, high, step=float(step), key=y_key, format="%.0f" if step >= 1 else "%.2f",
+                           low, high, step=float(step), key=y_key, format="%,.0f" if step >= 1 else "%.2f",
                            help="starts at the median of the referrers with a value above 0")
 _keep("matrix_log", False)
 log_y = controls[3].toggle("Log scale", key="matrix_log")

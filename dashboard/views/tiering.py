@@ -98,7 +98,7 @@ tiles_area = st.container()  # filled once this run's edits are known
 
 # --- the table -----------------------------------------------------------------------------------
 st.subheader("Referrers")
-left, middle, right = st.columns([2, 2, 3])
+left, middle, right = st.columns([3, 2, 3])
 differs_only = left.toggle("Only where assigned differs from suggested", key="tiering_differs")
 unsaved_only = middle.toggle("Only unsaved changes", key="tiering_unsaved")
 search = right.text_input("Find a referrer", key="tiering_search", placeholder="Name or id",
@@ -127,19 +127,20 @@ for position, change in (st.session_state.get(editor_key) or {}).get("edited_row
 
 # --- tiles -------------------------------------------------------------------------------------
 assigned = table[table["version"] > 0]
-tiles = tiles_area.columns(6)
-tiles[0].metric("Referrers", count(len(table)))
-tiles[1].metric("Level assigned", count(assigned["assigned_level"].notna().sum()),
+# two rows of three: as six columns the labels were cut off on a projector at 1280 px
+board, service_tiles = tiles_area.columns(3), tiles_area.columns(3)
+board[0].metric("Referrers", count(len(table)))
+board[1].metric("Level assigned", count(assigned["assigned_level"].notna().sum()),
                 help="referrers with a level saved by the board (not unassigned)")
-tiles[2].metric("Assigned ≠ suggested", count(table["differs_from_suggested"].sum()),
+board[2].metric("Assigned ≠ suggested", count(table["differs_from_suggested"].sum()),
                 help="the board's level differs from the rule's suggestion")
-tiles[3].metric("Unsaved changes", count(len(pending)))
-tiles[4].metric("Under-served Level 4", count(((service["level"] == 4)
-                                                & (service["service_level"] == "under-served")).sum()),
-                help="Level 4 referrers given less than their budget in the last 12 months")
-tiles[5].metric("Over-served Level 1", count(((service["level"] == 1)
-                                               & (service["service_level"] == "over-served")).sum()),
-                help="Level 1 referrers given more than their budget in the last 12 months")
+service_tiles[0].metric("Unsaved changes", count(len(pending)))
+service_tiles[1].metric("Under-served Level 4", count(((service["level"] == 4)
+                                                       & (service["service_level"] == "under-served")).sum()),
+                        help="Level 4 referrers given less than their budget in the last 12 months")
+service_tiles[2].metric("Over-served Level 1", count(((service["level"] == 1)
+                                                      & (service["service_level"] == "over-served")).sum()),
+                        help="Level 1 referrers given more than their budget in the last 12 months")
 
 
 if shown.empty:
