@@ -101,7 +101,7 @@ create or replace macro referrer_scorecard(p_start, p_end, p_team, p_office, p_w
             referrer_id,
             coalesce(
                 sum(referred_fees) over (
-                    order by referred_fees desc, referrer_id
+                    order by round(referred_fees, 2) desc, referrer_id
                     rows between unbounded preceding and 1 preceding
                 ),
                 0

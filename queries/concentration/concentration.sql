@@ -17,12 +17,12 @@ ranked as (
         referred_fees / sum(referred_fees) over () as share,
         coalesce(
             sum(referred_fees) over (
-                order by referred_fees desc, referrer_id
+                order by round(referred_fees, 2) desc, referrer_id
                 rows between unbounded preceding and 1 preceding
             ),
             0
         ) / sum(referred_fees) over () as share_before,
-        row_number() over (order by referred_fees desc, referrer_id) as rank,
+        row_number() over (order by round(referred_fees, 2) desc, referrer_id) as rank,
         -- ascending position for the Gini coefficient
         row_number() over (order by referred_fees) as ascending_rank,
         count(*) over () as n

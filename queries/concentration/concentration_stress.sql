@@ -20,7 +20,7 @@ ranked as (
         referrer_id,
         name,
         referred_fees,
-        row_number() over (order by referred_fees desc, referrer_id) as rank,
+        row_number() over (order by round(referred_fees, 2) desc, referrer_id) as rank,
         sum(referred_fees) over ()                                   as total_referred_fees
     from positive
 ),

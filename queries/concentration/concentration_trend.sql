@@ -52,12 +52,12 @@ ranked as (
         coalesce(
             sum(referred_fees) over (
                 partition by period_end
-                order by referred_fees desc, referrer_id
+                order by round(referred_fees, 2) desc, referrer_id
                 rows between unbounded preceding and 1 preceding
             ),
             0
         ) / sum(referred_fees) over per_period as share_before,
-        row_number() over (partition by period_end order by referred_fees desc, referrer_id) as rank,
+        row_number() over (partition by period_end order by round(referred_fees, 2) desc, referrer_id) as rank,
         row_number() over (partition by period_end order by referred_fees) as ascending_rank,
         count(*) over per_period as n
     from positive

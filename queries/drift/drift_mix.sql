@@ -90,4 +90,4 @@ select
     m.target_share
 from mix as m
 left join actual_totals as t on t.quarter_start = m.quarter_start
-order by m.quarter_start, m.target_share desc, actual_share desc nulls last, m.work_type
+order by m.quarter_start, m.target_share desc, round(case when t.total is not null then coalesce(m.actual_share, 0) end, 9) desc nulls last, m.work_type

@@ -69,4 +69,4 @@ from pair_counts as c
 left join pair_fees as f
     on f.from_team is not distinct from c.from_team
    and f.to_team is not distinct from c.to_team
-order by c.referrals desc, referred_fees desc, c.from_team, c.to_team
+order by c.referrals desc, round(coalesce(f.referred_fees, 0), 2) desc, c.from_team, c.to_team

@@ -142,7 +142,7 @@ fees_ as (
 ),
 
 fee_ranks as (
-    select referred_fees, row_number() over (order by referred_fees desc, referrer_id) as rank
+    select referred_fees, row_number() over (order by round(referred_fees, 2) desc, referrer_id) as rank
     from fees_
     where referred_fees > 0
 ),

@@ -61,4 +61,4 @@ join scorecard as s on s.referrer_id = p.referrer_id
 join plan_stages as st on st.stage = p.stage
 left join assignments as a on a.referrer_id = p.referrer_id
 left join steps as x on x.referrer_id = p.referrer_id
-order by st.stage_order, s.referred_fees desc, p.referrer_id
+order by st.stage_order, round(s.referred_fees, 2) desc, p.referrer_id

@@ -16,10 +16,10 @@ select
     referrer_id,
     name,
     referred_fees,
-    row_number() over (order by referred_fees desc, referrer_id) as rank,
+    row_number() over (order by round(referred_fees, 2) desc, referrer_id) as rank,
     referred_fees / sum(referred_fees) over () as share,
     sum(referred_fees) over (
-        order by referred_fees desc, referrer_id rows unbounded preceding
+        order by round(referred_fees, 2) desc, referrer_id rows unbounded preceding
     ) / sum(referred_fees) over () as cumulative_share
 from positive
 order by rank

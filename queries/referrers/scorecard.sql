@@ -26,4 +26,4 @@ select
     assignments.assigned_level
 from scorecard
 left join assignments on assignments.referrer_id = scorecard.referrer_id
-order by scorecard.referred_fees desc, scorecard.referrer_id
+order by round(scorecard.referred_fees, 2) desc, scorecard.referrer_id

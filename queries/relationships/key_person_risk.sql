@@ -65,4 +65,4 @@ select
 from assessed as a
 left join fee_earners as fe on fe.fee_earner_id = a.key_fee_earner_id
 where a.fee_earners_who_know <= 1 or coalesce(a.max_strength, 0) <= 2
-order by a.referred_fees desc, a.referrer_id
+order by round(a.referred_fees, 2) desc, a.referrer_id

@@ -141,4 +141,4 @@ left join referrers as rf on rf.referrer_id = m.from_referrer_id
 left join referrers as rt on rt.referrer_id = m.to_referrer_id
 left join who_knows as w on w.contact_id = m.contact_id
 left join fee_earners as fe on fe.fee_earner_id = w.closest_fee_earner_id
-order by m.moved_on desc, o.old_firm_fees desc, m.contact_id
+order by m.moved_on desc, round(o.old_firm_fees, 2) desc, m.contact_id

@@ -43,5 +43,5 @@ left join fee_earners as fe on fe.fee_earner_id = s.fee_earner_id
 left join contacts as c on c.contact_id = s.contact_id
 left join referrers as r on r.referrer_id = s.referrer_id
 left join referrer_fees as rf on rf.referrer_id = s.referrer_id
-order by referrer_referred_fees desc, s.strength desc, s.last_contact_on nulls first,
+order by round(referrer_referred_fees, 2) desc, s.strength desc, s.last_contact_on nulls first,
          s.referrer_id, s.contact_id, s.fee_earner_id

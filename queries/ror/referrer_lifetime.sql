@@ -74,4 +74,4 @@ left join clients as c on c.referrer_id = r.referrer_id
 left join referred_fees as f on f.referrer_id = r.referrer_id
 left join lifetime as l on l.referrer_id = r.referrer_id
 where c.referrer_id is not null or f.referrer_id is not null
-order by lifetime_fees desc, r.referrer_id
+order by round(coalesce(l.lifetime_fees, 0), 2) desc, r.referrer_id

@@ -87,4 +87,4 @@ select
     sum(referred_fees) / nullif(sum(cost), 0)   as ror
 from apportioned
 group by activity_type
-order by cost desc, activity_type
+order by round(sum(cost), 2) desc, activity_type

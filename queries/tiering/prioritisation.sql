@@ -133,4 +133,4 @@ select
 from scored as s
 cross join cuts as c
 left join assignments as a on a.referrer_id = s.referrer_id
-order by s.potential_score desc, s.referrer_id
+order by round(s.potential_score, 6) desc, s.referrer_id

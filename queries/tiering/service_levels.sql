@@ -114,4 +114,4 @@ select
     p.period_end
 from checked
 cross join period as p
-order by level desc, cost_12m desc, referrer_id
+order by level desc, round(cost_12m, 2) desc, referrer_id

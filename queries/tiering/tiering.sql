@@ -36,10 +36,10 @@ ranked as (
     select
         referrer_id,
         referred_fees,
-        row_number() over (order by referred_fees desc, referrer_id) - 1 as above,
+        row_number() over (order by round(referred_fees, 2) desc, referrer_id) - 1 as above,
         coalesce(
             sum(referred_fees) over (
-                order by referred_fees desc, referrer_id
+                order by round(referred_fees, 2) desc, referrer_id
                 rows between unbounded preceding and 1 preceding
             ),
             0
@@ -132,4 +132,4 @@ select
 from scorecard as s
 left join assignments as a on a.referrer_id = s.referrer_id
 left join reached as r on r.referrer_id = s.referrer_id
-order by s.referred_fees desc, s.referrer_id
+order by round(s.referred_fees, 2) desc, s.referrer_id
