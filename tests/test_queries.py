@@ -157,6 +157,33 @@ def test_fee_ties_rank_by_referrer_id(tmp_path):
     assert conc.hhi == pytest.approx(0.5)
 
 
+def test_equal_fees_summed_in_another_order_still_tie_and_rank_by_referrer_id(tmp_path):
+    from dashboard.data import open_dataset
+    from tests.fixtures import write_dataset
+
+    # RB's fees 0.1 + 0.2 add up to 0.30000000000000004 in floating point, RA's one fee is 0.3: the same
+    # money, so a tie, and RA (the lower id) ranks first on every page, whatever the sum's last bits.
+    rows = {
+        "referrers": [{"referrer_id": r, "name": r, "referrer_type": "bank"} for r in ("RB", "RA")],
+        "referrals": [{"referral_id": f"F{r}", "referred_on": "2025-02-01", "direction": "inbound",
+                       "referrer_id": r, "fee_earner_id": "FE1", "to_team": "t", "client_id": r,
+                       "work_type": "w", "status": "won"} for r in ("RB", "RA")],
+        "matters": [{"matter_id": f"M{r}", "client_id": r, "team": "t", "work_type": "w",
+                     "opened_on": "2025-02-01", "referral_id": f"F{r}"} for r in ("RB", "RA")],
+        "fees": [{"matter_id": "MRB", "billed_on": "2025-02-01", "amount": 0.1},
+                 {"matter_id": "MRB", "billed_on": "2025-02-02", "amount": 0.2},
+                 {"matter_id": "MRA", "billed_on": "2025-02-01", "amount": 0.3}],
+    }
+    ds = open_dataset(write_dataset(tmp_path, rows))
+    card = registry.run("scorecard", ds, WINDOW)
+    assert card["referred_fees"].tolist() == pytest.approx([0.3, 0.3])
+    assert card["referrer_id"].tolist() == ["RA", "RB"]
+    assert card.set_index("referrer_id")["suggested_level"].to_dict() == {"RA": 4, "RB": 3}
+    assert registry.run("referred_fees", ds, WINDOW)[["referrer_id", "rank"]].values.tolist() == [
+        ["RA", 1], ["RB", 2]]
+    assert registry.run("tiering", ds, WINDOW)["referrer_id"].tolist() == ["RA", "RB"]
+
+
 def test_prune_candidates(card):
     # R4: 200 invested, last referral 2022 (before 2024-01-01, the 24 months to end) → prune.
     # R3: referred in 2025 and invested 0 → no. R1: Level 4 → never.

@@ -96,18 +96,19 @@ create or replace macro referrer_scorecard(p_start, p_end, p_team, p_office, p_w
     ),
 
     fee_rank as (
-        -- `before`: the share of referred fees held by the referrers ranked above
+        -- `before`: the share of referred fees held by the referrers ranked above, added up in whole
+        -- cents: float sums carry noise in their last bits, and a referrer who starts at exactly half
+        -- of all fees must not land on Level 4 by it
         select
             referrer_id,
             coalesce(
-                sum(referred_fees) over (
-                    order by round(referred_fees, 2) desc, referrer_id
+                sum(cents) over (
+                    order by cents desc, referrer_id
                     rows between unbounded preceding and 1 preceding
                 ),
                 0
-            ) / sum(referred_fees) over () as share_before
-        from facts
-        where referred_fees > 0
+            ) / sum(cents) over () as share_before
+        from (select referrer_id, round(referred_fees * 100)::bigint as cents from facts where referred_fees > 0)
     ),
 
     levelled as (

@@ -5,7 +5,9 @@
 with
 
 positive as (
-    select f.referrer_id, f.referred_fees
+    -- cents: whole numbers add up exactly, so a referrer who starts at exactly 80% of the fees counts
+    -- as past it, whatever order the parallel float sums took
+    select f.referrer_id, f.referred_fees, round(f.referred_fees * 100)::bigint as cents
     from referred_fees_by_referrer($start, $end, $team, $office, $work_type, $referrer_type, $region) as f
     join kept_referrers($referrer_type, $region) as r on r.referrer_id = f.referrer_id
     where f.referred_fees > 0
@@ -16,13 +18,13 @@ ranked as (
         referred_fees,
         referred_fees / sum(referred_fees) over () as share,
         coalesce(
-            sum(referred_fees) over (
-                order by round(referred_fees, 2) desc, referrer_id
+            sum(cents) over (
+                order by cents desc, referrer_id
                 rows between unbounded preceding and 1 preceding
             ),
             0
-        ) / sum(referred_fees) over () as share_before,
-        row_number() over (order by round(referred_fees, 2) desc, referrer_id) as rank,
+        ) / sum(cents) over () as share_before,
+        row_number() over (order by cents desc, referrer_id) as rank,
         -- ascending position for the Gini coefficient
         row_number() over (order by referred_fees) as ascending_rank,
         count(*) over () as n

@@ -37,7 +37,9 @@ fees as (
 ),
 
 positive as (
-    select p.period_end, f.referrer_id, sum(f.amount) as referred_fees
+    -- cents as in concentration.sql: exact shares at the 80% line
+    select p.period_end, f.referrer_id, sum(f.amount) as referred_fees,
+           round(sum(f.amount) * 100)::bigint as cents
     from periods as p
     join fees as f on f.month_on between p.period_start and p.period_end
     group by p.period_end, f.referrer_id
@@ -50,14 +52,14 @@ ranked as (
         referred_fees,
         referred_fees / sum(referred_fees) over per_period as share,
         coalesce(
-            sum(referred_fees) over (
+            sum(cents) over (
                 partition by period_end
-                order by round(referred_fees, 2) desc, referrer_id
+                order by cents desc, referrer_id
                 rows between unbounded preceding and 1 preceding
             ),
             0
-        ) / sum(referred_fees) over per_period as share_before,
-        row_number() over (partition by period_end order by round(referred_fees, 2) desc, referrer_id) as rank,
+        ) / sum(cents) over per_period as share_before,
+        row_number() over (partition by period_end order by cents desc, referrer_id) as rank,
         row_number() over (partition by period_end order by referred_fees) as ascending_rank,
         count(*) over per_period as n
     from positive
