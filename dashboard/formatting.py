@@ -73,3 +73,10 @@ def plain(text: object, limit: int | None = None) -> str:
     if limit is not None and len(shown) > limit:
         shown = shown[:limit - 1] + "…"
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", shown)
+
+
+def to_the_cent(column):
+    """A sort key (pandas ``sort_values(key=...)``): number columns to the cent, as money is shown, so
+    that equal amounts fall to the next sort column every time; sums of floats differ in their last
+    bits from run to run."""
+    return column.round(2) if column.dtype.kind == "f" else column

@@ -22,7 +22,7 @@ import pandas as pd
 
 from dashboard import __version__, insights, registry
 from dashboard.contract import TABLE_NAMES
-from dashboard.formatting import count, money, money_short, ratio, share
+from dashboard.formatting import count, money, money_short, ratio, share, to_the_cent
 from dashboard.pack import charts_static as charts
 from dashboard.settings import SETTINGS, Settings
 from dashboard.window import Filters, Window, months_before
@@ -468,7 +468,7 @@ def _prune(ctx: Context) -> Section:
     card = ctx.query("scorecard")
     headline = ctx.query("headline").iloc[0]
     prune = card[card["prune_candidate"].fillna(False).astype(bool)].sort_values(
-        ["investment_cost", "name"], ascending=[False, True])
+        ["investment_cost", "name"], ascending=[False, True], key=to_the_cent)
     label = _level_labels()
     section = Section(
         "prune", "Prune list",
@@ -494,7 +494,7 @@ def _prune(ctx: Context) -> Section:
 def _ror(ctx: Context) -> Section:
     card = ctx.query("scorecard")
     invested = card[card["investment_cost"].fillna(0) > 0].sort_values(
-        ["investment_cost", "name"], ascending=[False, True])
+        ["investment_cost", "name"], ascending=[False, True], key=to_the_cent)
     attributed: dict[str, object] = {}
     if ctx.has("attribution_referrers"):
         credit = ctx.query("attribution_referrers", {"model": ctx.model})

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import charts, state
-from dashboard.formatting import count, money, money_short
+from dashboard.formatting import count, money, money_short, to_the_cent
 from dashboard.settings import SETTINGS
 from dashboard.store import StoreConflict, TierChange
 
@@ -226,7 +226,7 @@ if ERROR in st.session_state:
 # --- prune list -----------------------------------------------------------------------------------
 st.subheader("Prune list")
 prune = frame[frame["prune_candidate"].astype(bool)].sort_values(["investment_cost", "referrer_id"],
-                                                                 ascending=[False, True])
+                                                                 ascending=[False, True], key=to_the_cent)
 st.markdown(
     f"Referrers we invested in during the window that have not referred anything in the 24 months to its "
     f"end, and are not Level 4 — time that could go where it pays: **{count(headline['prune_candidates'])}** "

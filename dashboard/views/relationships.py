@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import charts, state
-from dashboard.formatting import count, money
+from dashboard.formatting import count, money, to_the_cent
 from dashboard.settings import SETTINGS
 
 MONEY = f"{SETTINGS.currency} %,.0f"
@@ -36,7 +36,8 @@ else:
                     format_func={"referrer": "A referrer", "fee earner": "One of our fee earners"}.get)
     if mode == "referrer":
         # referrers with the most referred fees first, so the default is the one that matters most
-        ordered = network.sort_values(["referrer_referred_fees", "referrer"], ascending=[False, True])
+        ordered = network.sort_values(["referrer_referred_fees", "referrer"], ascending=[False, True],
+                                     key=to_the_cent)
         options = dict(zip(ordered["referrer_id"], ordered["referrer"], strict=True))
         chosen = st.selectbox("Referrer", list(options), format_func=options.get, key="who_referrer")
         st.plotly_chart(charts.relationship_network(network, referrer_id=chosen), width="stretch")
