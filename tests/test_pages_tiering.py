@@ -8,6 +8,7 @@ put the "Editing as" name into session state, as the sidebar box does.
 from __future__ import annotations
 
 import json
+import re
 
 from streamlit.testing.v1 import AppTest
 
@@ -158,10 +159,10 @@ def test_matrix_page_shows_the_chart_quadrants_and_prune_list(env):
 
 
 def chart_levels(app):
-    """Each bubble's assigned level, as its hover text says."""
+    """Each bubble's assigned level, as its hover text says ("<b>name</b> (R4)<br>… · assigned Level 1")."""
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
-    return {row[0]: text.rsplit("assigned ", 1)[1] for trace in spec["data"]
-            for row, text in zip(trace.get("customdata") or [], trace.get("text") or [], strict=True)}
+    return {re.match(r"<b>.*?</b> \((\w+)\)<br>", text).group(1): text.rsplit("assigned ", 1)[1]
+            for trace in spec["data"] for text in trace.get("text") or []}
 
 
 def test_matrix_assigns_a_level_to_all_selected_through_the_store(env, state):

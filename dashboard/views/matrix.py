@@ -43,24 +43,37 @@ def _remember(*widget_keys: str) -> None:
         st.session_state[KEPT][key] = st.session_state.get(key)
 
 
+def _placed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The referrers drawn as bubbles, one trace per quadrant in QUADRANTS' order, in the frame's order."""
+    return frame[frame["y_value"].notna()]
+
+
+def _bubble_ids(frame: pd.DataFrame) -> list[list[str]]:
+    """Per trace of the chart (curve number), the referrer id of each bubble (point index)."""
+    placed = _placed(frame)
+    return [placed.loc[placed["quadrant"] == quadrant, "referrer_id"].tolist() for quadrant in QUADRANTS]
+
+
 # Kept, not redrawn, on a rerun that changes nothing it shows (a selection, a level saved elsewhere): one
 # bubble per referrer is 20,000 of them in a pooled network, and building them took half of such a rerun.
 # Streamlit copies a figure before sending it, so sessions can share one.
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _figure(frame: pd.DataFrame, y_label: str, x_cut: float, y_cut: float, log_y: bool) -> go.Figure:
     """Bubble chart: x potential score, y the chosen value, bubble area ∝ investment cost."""
-    placed = frame[frame["y_value"].notna()]
+    placed = _placed(frame)
     biggest = float(placed["investment_cost"].max()) if len(placed) else 0.0
     fig = go.Figure()
     for quadrant, (colour, _) in QUADRANTS.items():
         part = placed[placed["quadrant"] == quadrant]
-        sizes = [10 + 38 * math.sqrt(max(c, 0) / biggest) if biggest > 0 else 12 for c in part["investment_cost"]]
+        # numbers as an array, not a list: Streamlit copies and serialises the figure on every rerun
+        cost = part["investment_cost"].to_numpy(dtype=float, na_value=0.0)
+        sizes = 10 + 38 * np.sqrt(np.clip(cost, 0, None) / biggest) if biggest > 0 else np.full(len(part), 12.0)
         fig.add_trace(charts.marker_trace(len(placed))(
             x=part["potential_score"], y=part["y_value"], mode="markers", name=f"{quadrant} ({len(part)})",
             marker={"size": sizes, "color": colour, "opacity": 0.72, "line": {"width": 1, "color": "white"}},
-            # one hover text per bubble rather than seven columns of custom data: Streamlit copies and
-            # serialises every value on each rerun, 20,000 bubbles in a pooled network
-            customdata=np.column_stack([part["referrer_id"]]) if len(part) else None,
+            # one hover text per bubble and no custom data (a selected bubble is known by its trace and
+            # position, _bubble_ids): Streamlit copies and serialises every value on each rerun, 20,000
+            # bubbles in a pooled network
             text=[f"<b>{name}</b> ({referrer})<br>Potential {potential:.0f}<br>Referred fees {money(fees)} · "
                   f"ROR {'—' if pd.isna(ror) else f'{ror:,.1f}×'}<br>Investment {money(cost)}<br>"
                   f"Suggested {programme.label(suggested, missing='No level')} · assigned {programme.label(assigned)}"
@@ -144,10 +157,15 @@ st.caption(
 )
 
 # --- assign a level to the selection ----------------------------------------------------------
-names = dict(zip(frame["referrer_id"], frame["name"]))
-versions = dict(zip(frame["referrer_id"], frame["version"].astype(int)))
+# whole columns to lists first: iterating pandas' Arrow-backed columns value by value is slow at 20,000 rows
+ids = frame["referrer_id"].tolist()
+names = dict(zip(ids, frame["name"].tolist(), strict=True))
+versions = dict(zip(ids, frame["version"].astype(int).tolist(), strict=True))
 points = (event.selection.points if event and event.selection else []) or []
-from_chart = [p["customdata"][0] for p in points if p.get("customdata")]
+bubbles = _bubble_ids(frame) if points else []
+from_chart = [bubbles[p["curve_number"]][p["point_index"]] for p in points
+              if p.get("curve_number", len(bubbles)) < len(bubbles)
+              and p.get("point_index", -1) in range(len(bubbles[p["curve_number"]]))]
 _keep("matrix_picked", [])
 st.session_state["matrix_picked"] = [r for r in st.session_state["matrix_picked"] if r in names]
 selection = list(dict.fromkeys(from_chart + st.session_state["matrix_picked"]))
@@ -189,7 +207,7 @@ st.subheader("Assign a level to the selection")
 editable = state.can_edit("tier")  # viewers: read-only, and the store refuses their saves anyway
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH), icon=":material/check_circle:")
-pick_col, prune_col = st.columns([4, 1])
+pick_col, prune_col = st.columns([3, 1])  # room for the button label at 1280 px
 pick_col.multiselect("Referrers picked by name (added to the chart selection)", list(names), key="matrix_picked",
                      format_func=lambda r: f"{names[r]} ({r})", placeholder="Pick referrers",
                      on_change=_remember, args=("matrix_picked",))
