@@ -3,6 +3,7 @@ saved with who, when and why."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import pandas as pd
@@ -51,10 +52,13 @@ version = dict(zip(all_ids, table["version"].astype(int).tolist(), strict=True))
 suggested = dict(zip(all_ids, table["suggested_level"].tolist(), strict=True))
 
 
+# once per distinct level in this run (the page's table and service lists name thousands of them at L)
+@functools.cache
 def _label(level: object) -> str:
     return programme.label(level)
 
 
+@functools.cache
 def _suggested(level: object) -> str:
     return programme.label(level, missing="No level")
 
@@ -341,10 +345,10 @@ else:
             "Level": [f"{_label(lv)} ({src})" for lv, src in zip(rows["level"].tolist(), rows["level_source"].tolist())],
             "Hours": rows["hours_12m"],
             "Hours budget": rows["budget_hours"],
-            "Hours used": [share(v) for v in rows["hours_used"].tolist()],
+            "Hours used": rows["hours_used"],
             "Expenses": rows["expense_12m"],
             "Money budget": rows["budget_money"],
-            "Money used": [share(v) for v in rows["money_used"].tolist()],
+            "Money used": rows["money_used"],
             "Off-menu spend": rows["off_menu_cost_12m"],
             "Off-menu activities": rows["off_menu_types"].fillna(""),
             "Check": rows["service_level"],
@@ -353,6 +357,8 @@ else:
     money_format = st.column_config.NumberColumn(format=f"{currency} %,.0f")
     service_config = {"Hours": st.column_config.NumberColumn(format="%,.1f"),
                       "Hours budget": st.column_config.NumberColumn(format="%,.0f"),
+                      "Hours used": st.column_config.NumberColumn(format="percent"),
+                      "Money used": st.column_config.NumberColumn(format="percent"),
                       "Expenses": money_format, "Money budget": money_format, "Off-menu spend": money_format}
     under4 = service[(service["level"] == 4) & (service["service_level"] == "under-served")]
     over1 = service[(service["level"] == 1) & (service["service_level"] == "over-served")]
