@@ -66,8 +66,8 @@ def _figure(frame: pd.DataFrame, y_label: str, x_cut: float, y_cut: float, log_y
     for quadrant, (colour, _) in QUADRANTS.items():
         part = placed[placed["quadrant"] == quadrant]
         # numbers as an array, not a list: Streamlit copies and serialises the figure on every rerun
-        cost = part["investment_cost"].to_numpy(dtype=float, na_value=0.0)
-        sizes = 10 + 38 * np.sqrt(np.clip(cost, 0, None) / biggest) if biggest > 0 else np.full(len(part), 12.0)
+        invested = part["investment_cost"].to_numpy(dtype=float, na_value=0.0)
+        sizes = 10 + 38 * np.sqrt(np.clip(invested, 0, None) / biggest) if biggest > 0 else np.full(len(part), 12.0)
         fig.add_trace(charts.marker_trace(len(placed))(
             x=part["potential_score"], y=part["y_value"], mode="markers", name=f"{quadrant} ({len(part)})",
             marker={"size": sizes, "color": colour, "opacity": 0.72, "line": {"width": 1, "color": "white"}},
