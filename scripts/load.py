@@ -303,6 +303,8 @@ class ProtocolSession(Session):
 
     async def run_page(self, view: str, texts: list[str], timeout: float = STEP_TIMEOUT_S) -> float:
         """Ask for a run of the page with the filters picked now; the time until it finished."""
+        if self.socket is None:
+            raise StepFailed("no connection: an earlier step of this session timed out")
         request = BackMsg()
         request.rerun_script.query_string = self.query
         request.rerun_script.page_script_hash = self.page_hashes.get(view, "")
@@ -316,6 +318,9 @@ class ProtocolSession(Session):
         try:
             received = await asyncio.wait_for(self._until_finished(), timeout)
         except TimeoutError:
+            # the late run's messages would end the next step early: this session stops here
+            await self.close()
+            self.socket = None
             raise StepFailed(f"after {timeout:g} s the run has not finished") from None
         seconds = time.perf_counter() - started
         if missing := [text for text in texts if text.encode() not in received]:
