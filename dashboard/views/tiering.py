@@ -345,10 +345,10 @@ else:
             "Level": [f"{_label(lv)} ({src})" for lv, src in zip(rows["level"].tolist(), rows["level_source"].tolist())],
             "Hours": rows["hours_12m"],
             "Hours budget": rows["budget_hours"],
-            "Hours used": rows["hours_used"],
+            "Hours used": rows["hours_used"] * 100,  # in percent, for the column's format
             "Expenses": rows["expense_12m"],
             "Money budget": rows["budget_money"],
-            "Money used": rows["money_used"],
+            "Money used": rows["money_used"] * 100,
             "Off-menu spend": rows["off_menu_cost_12m"],
             "Off-menu activities": rows["off_menu_types"].fillna(""),
             "Check": rows["service_level"],
@@ -357,8 +357,8 @@ else:
     money_format = st.column_config.NumberColumn(format=f"{currency} %,.0f")
     service_config = {"Hours": st.column_config.NumberColumn(format="%,.1f"),
                       "Hours budget": st.column_config.NumberColumn(format="%,.0f"),
-                      "Hours used": st.column_config.NumberColumn(format="percent"),
-                      "Money used": st.column_config.NumberColumn(format="percent"),
+                      "Hours used": st.column_config.NumberColumn(format="%,.0f%%"),
+                      "Money used": st.column_config.NumberColumn(format="%,.0f%%"),
                       "Expenses": money_format, "Money budget": money_format, "Off-menu spend": money_format}
     under4 = service[(service["level"] == 4) & (service["service_level"] == "under-served")]
     over1 = service[(service["level"] == 1) & (service["service_level"] == "over-served")]
