@@ -382,3 +382,19 @@ def test_a_bad_levels_file_says_which_level_and_what_to_fix(tmp_path, change, me
     with pytest.raises(levels.LevelsError, match=message) as error:
         levels.load(path)
     assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize("filters", [Filters(), Filters(team=("corporate",)), Filters(referrer_type=("bank",)),
+                                     Filters(region=("London",))])
+def test_referrer_levels_gives_the_scorecards_suggested_level_for_every_referrer(sample_dir, filters):
+    # kpi_measures reads the levels alone (referrer_levels); the scorecard works them out with the rest
+    dataset = open_dataset(sample_dir)
+    window = registry.default_window(dataset)
+    card = registry.run("scorecard", dataset, window, filters).set_index("referrer_id")["suggested_level"]
+    params = {"start": window.start, "end": window.end, **filters.as_params()}
+    levels = dataset.cursor().execute(
+        "select referrer_id, suggested_level from referrer_levels($start, $end, $team, $office, $work_type, "
+        "$referrer_type, $region)", params).df().set_index("referrer_id")["suggested_level"]
+    assert sorted(levels.index) == sorted(card.index)
+    assert levels.reindex(card.index).astype("Int64").tolist() == card.astype("Int64").tolist()
+    assert set(card.dropna().unique()) >= {1, 2} and card.notna().any()

@@ -6,6 +6,27 @@
 -- the filter macros only (never the store's tables: those are registered
 -- per query, and a macro is created once per connection).
 
+-- metrics.md "Suggested tier" in two parts, shared by the scorecard and referrer_levels below.
+-- `before`: the share of referred fees held by the referrers ranked above (most fees first, ties by
+-- referrer_id) among the rows it runs over (the referrers with fees above 0), added up in whole cents:
+-- float sums carry noise in their last bits, and a referrer who starts at exactly half of all fees
+-- must not land on Level 4 by it.
+create or replace macro fee_share_before(cents, referrer_id) as
+    coalesce(
+        sum(cents) over (order by cents desc, referrer_id rows between unbounded preceding and 1 preceding),
+        0
+    ) / sum(cents) over ();
+
+-- The level from `before` (null without fees) and the window's other signs of a relationship.
+create or replace macro suggested_level_rule(share_before, referrals, relationship_count, activities) as
+    case
+        when share_before < 0.5 then 4
+        when share_before < 0.8 then 3
+        when share_before is not null then 2
+        when referrals > 0 then 1
+        when relationship_count > 0 or activities > 0 then 1
+    end;
+
 create or replace macro referrer_scorecard(p_start, p_end, p_team, p_office, p_work_type, p_referrer_type, p_region) as table
     with
 
@@ -96,31 +117,15 @@ create or replace macro referrer_scorecard(p_start, p_end, p_team, p_office, p_w
     ),
 
     fee_rank as (
-        -- `before`: the share of referred fees held by the referrers ranked above, added up in whole
-        -- cents: float sums carry noise in their last bits, and a referrer who starts at exactly half
-        -- of all fees must not land on Level 4 by it
-        select
-            referrer_id,
-            coalesce(
-                sum(cents) over (
-                    order by cents desc, referrer_id
-                    rows between unbounded preceding and 1 preceding
-                ),
-                0
-            ) / sum(cents) over () as share_before
+        select referrer_id, fee_share_before(cents, referrer_id) as share_before
         from (select referrer_id, round(referred_fees * 100)::bigint as cents from facts where referred_fees > 0)
     ),
 
     levelled as (
         select
             facts.*,
-            case
-                when fee_rank.share_before < 0.5 then 4
-                when fee_rank.share_before < 0.8 then 3
-                when fee_rank.share_before is not null then 2
-                when facts.referrals > 0 then 1
-                when facts.relationship_count > 0 or facts.activities > 0 then 1
-            end as suggested_level
+            suggested_level_rule(fee_rank.share_before, facts.referrals, facts.relationship_count,
+                                 facts.activities) as suggested_level
         from facts
         left join fee_rank on fee_rank.referrer_id = facts.referrer_id
     )
@@ -152,3 +157,49 @@ create or replace macro referrer_scorecard(p_start, p_end, p_team, p_office, p_w
             and not referred_in_last_24_months
             and coalesce(suggested_level, 0) <> 4         as prune_candidate
     from levelled;
+
+
+-- Every kept referrer's suggested level without the rest of the scorecard (kpi_measures): the same
+-- fees, inbound referrals, activities and relationships, counted only as far as the rule looks at them.
+create or replace macro referrer_levels(p_start, p_end, p_team, p_office, p_work_type, p_referrer_type, p_region) as table
+    with
+
+    referrers_ as (
+        select referrer_id
+        from kept_referrers(p_referrer_type, p_region)
+    ),
+
+    fee_rank as (
+        select f.referrer_id, fee_share_before(round(f.referred_fees * 100)::bigint, f.referrer_id) as share_before
+        from referred_fees_by_referrer(p_start, p_end, p_team, p_office, p_work_type, p_referrer_type, p_region) as f
+        join referrers_ as r on r.referrer_id = f.referrer_id
+        where f.referred_fees > 0
+    ),
+
+    referrals_ as (
+        select referrer_id, sum(referrals) filter (where direction = 'inbound') as referrals
+        from kept_referral_tallies(p_start, p_end, p_team, p_office, p_work_type, p_referrer_type, p_region)
+        group by referrer_id
+    ),
+
+    activities_ as (
+        select referrer_id, sum(activities) as activities
+        from kept_activity_tallies(p_start, p_end, p_team, p_office, p_referrer_type, p_region)
+        group by referrer_id
+    ),
+
+    related as (
+        select referrer_id, count(*) as relationships
+        from kept_relationships(p_team, p_office, p_referrer_type, p_region)
+        group by referrer_id
+    )
+
+    select
+        r.referrer_id,
+        suggested_level_rule(f.share_before, coalesce(i.referrals, 0), coalesce(k.relationships, 0),
+                             coalesce(v.activities, 0)) as suggested_level
+    from referrers_ as r
+    left join fee_rank as f on f.referrer_id = r.referrer_id
+    left join referrals_ as i on i.referrer_id = r.referrer_id
+    left join activities_ as v on v.referrer_id = r.referrer_id
+    left join related as k on k.referrer_id = r.referrer_id;

@@ -33,7 +33,7 @@ levels_ as (
     select
         s.referrer_id,
         case when a.version is not null then a.assigned_level else s.suggested_level end as level
-    from referrer_scorecard($start, $end, $team, $office, $work_type, $referrer_type, $region) as s
+    from referrer_levels($start, $end, $team, $office, $work_type, $referrer_type, $region) as s
     left join tier_assignments_current as a on a.referrer_id = s.referrer_id
 ),
 
