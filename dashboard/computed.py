@@ -21,9 +21,12 @@ def _sql(dataset: Dataset, name: str, values: dict[str, object]) -> pd.DataFrame
 def headline(dataset: Dataset, values: dict[str, object]) -> pd.DataFrame:
     """The Overview's headline figures for the window and filters, from scorecard,
     concentration and funnel so that they equal those queries exactly."""
-    scorecard = _sql(dataset, "scorecard", values)
-    concentration = _sql(dataset, "concentration", values).iloc[0]
-    funnel = _sql(dataset, "funnel", values).set_index("step")["referrals"]
+    # the two small queries on a second thread while the scorecard runs here: binding a query is work
+    # for one core, and DuckDB does not keep both busy with queries this size
+    scorecard, (concentration, funnel) = at_once(
+        lambda: _sql(dataset, "scorecard", values),
+        lambda: (_sql(dataset, "concentration", values).iloc[0],
+                 _sql(dataset, "funnel", values).set_index("step")["referrals"]))
     decided = int(funnel["decided"])
     won = int(funnel["won"])
     row = {
