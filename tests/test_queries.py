@@ -133,12 +133,12 @@ def test_level_thresholds_are_strict_at_half_and_eighty_percent(tmp_path):
     assert conc.referrers_for_80pct == 2
 
 
-def test_fee_ties_rank_by_referrer_id(tmp_path):
+def _two_referrers(directory, fees):
+    """Referrers RB and RA (listed in that order), each with one won referral in February 2025 whose
+    matter (MRB, MRA) was opened the same day; ``fees``: the fee rows on those matters."""
     from dashboard.data import open_dataset
     from tests.fixtures import write_dataset
 
-    # Two referrers with equal fees 50/50: RA ranks first (before 0 → 4), RB
-    # has before = 0.5 → 3.
     rows = {
         "referrers": [{"referrer_id": r, "name": r, "referrer_type": "bank"} for r in ("RB", "RA")],
         "referrals": [{"referral_id": f"F{r}", "referred_on": "2025-02-01", "direction": "inbound",
@@ -146,9 +146,16 @@ def test_fee_ties_rank_by_referrer_id(tmp_path):
                        "work_type": "w", "status": "won"} for r in ("RB", "RA")],
         "matters": [{"matter_id": f"M{r}", "client_id": r, "team": "t", "work_type": "w",
                      "opened_on": "2025-02-01", "referral_id": f"F{r}"} for r in ("RB", "RA")],
-        "fees": [{"matter_id": f"M{r}", "billed_on": "2025-02-01", "amount": 50.0} for r in ("RB", "RA")],
+        "fees": fees,
     }
-    ds = open_dataset(write_dataset(tmp_path, rows))
+    return open_dataset(write_dataset(directory, rows))
+
+
+def test_fee_ties_rank_by_referrer_id(tmp_path):
+    # Two referrers with equal fees 50/50: RA ranks first (before 0 → 4), RB
+    # has before = 0.5 → 3.
+    ds = _two_referrers(tmp_path, [{"matter_id": f"M{r}", "billed_on": "2025-02-01", "amount": 50.0}
+                                   for r in ("RB", "RA")])
     card = registry.run("scorecard", ds, WINDOW).set_index("referrer_id")
     assert card.loc["RA", "suggested_level"] == 4
     assert card.loc["RB", "suggested_level"] == 3
@@ -158,23 +165,11 @@ def test_fee_ties_rank_by_referrer_id(tmp_path):
 
 
 def test_equal_fees_summed_in_another_order_still_tie_and_rank_by_referrer_id(tmp_path):
-    from dashboard.data import open_dataset
-    from tests.fixtures import write_dataset
-
     # RB's fees 0.1 + 0.2 add up to 0.30000000000000004 in floating point, RA's one fee is 0.3: the same
     # money, so a tie, and RA (the lower id) ranks first on every page, whatever the sum's last bits.
-    rows = {
-        "referrers": [{"referrer_id": r, "name": r, "referrer_type": "bank"} for r in ("RB", "RA")],
-        "referrals": [{"referral_id": f"F{r}", "referred_on": "2025-02-01", "direction": "inbound",
-                       "referrer_id": r, "fee_earner_id": "FE1", "to_team": "t", "client_id": r,
-                       "work_type": "w", "status": "won"} for r in ("RB", "RA")],
-        "matters": [{"matter_id": f"M{r}", "client_id": r, "team": "t", "work_type": "w",
-                     "opened_on": "2025-02-01", "referral_id": f"F{r}"} for r in ("RB", "RA")],
-        "fees": [{"matter_id": "MRB", "billed_on": "2025-02-01", "amount": 0.1},
-                 {"matter_id": "MRB", "billed_on": "2025-02-02", "amount": 0.2},
-                 {"matter_id": "MRA", "billed_on": "2025-02-01", "amount": 0.3}],
-    }
-    ds = open_dataset(write_dataset(tmp_path, rows))
+    ds = _two_referrers(tmp_path, [{"matter_id": "MRB", "billed_on": "2025-02-01", "amount": 0.1},
+                                   {"matter_id": "MRB", "billed_on": "2025-02-02", "amount": 0.2},
+                                   {"matter_id": "MRA", "billed_on": "2025-02-01", "amount": 0.3}])
     card = registry.run("scorecard", ds, WINDOW)
     assert card["referred_fees"].tolist() == pytest.approx([0.3, 0.3])
     assert card["referrer_id"].tolist() == ["RA", "RB"]
