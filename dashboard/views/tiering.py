@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.formatting import count, money, share
+from dashboard.levels import UNASSIGNED
 from dashboard.settings import SETTINGS
 from dashboard.store import StoreConflict, TierChange
 
@@ -52,22 +53,19 @@ version = dict(zip(all_ids, table["version"].astype(int).tolist(), strict=True))
 suggested = dict(zip(all_ids, table["suggested_level"].tolist(), strict=True))
 
 
-# once per distinct level in this run (the page's table and service lists name thousands of them at L)
+# Worked out once per distinct level in this run: the page's table and service lists name thousands of
+# them at L. Every missing level (None, NaN, <NA>) is looked up as None.
 @functools.cache
+def _level_text(level: object, missing: str) -> str:
+    return programme.label(level, missing=missing)
+
+
 def _label(level: object) -> str:
-    return programme.label(level)
+    return _level_text(None if pd.isna(level) else level, UNASSIGNED)
 
 
-@functools.cache
 def _suggested(level: object) -> str:
-    return programme.label(level, missing="No level")
-
-
-def _labels(levels: list[object], name) -> list[str]:
-    """name(level) for each of thousands of levels, worked out once per distinct level."""
-    found = {None if pd.isna(level) else level: None for level in levels}
-    text = {level: name(level) for level in found}
-    return [text[None if pd.isna(level) else level] for level in levels]
+    return _level_text(None if pd.isna(level) else level, "No level")
 
 
 def _stage(referrer_id: str, level: int | None) -> None:
@@ -155,8 +153,8 @@ else:
     view = pd.DataFrame({
         "ID": shown["referrer_id"],
         "Referrer": shown["name"],
-        "Suggested": _labels(shown["suggested_level"].tolist(), _suggested),
-        "Assigned": _labels([pending[r]["level"] if r in pending else stored_level[r] for r in ids], _label),
+        "Suggested": [_suggested(level) for level in shown["suggested_level"].tolist()],
+        "Assigned": [_label(pending[r]["level"] if r in pending else stored_level[r]) for r in ids],
         "Unsaved": ["✎ unsaved" if r in pending else "" for r in ids],
         "To reach the next level": [_next_step(*levels) for levels in zip(
             shown["next_level"].tolist(), shown["suggested_level"].tolist(), shown["fees_to_next_level"].tolist())],
