@@ -225,7 +225,7 @@ class Touches:
     @cached_property
     def referral_at(self) -> np.ndarray:
         """first_referral as a float, inf for none."""
-        return np.where(self.first_referral == 0, np.inf, self.first_referral)
+        return _referral_position(self.first_referral)
 
     @cached_property
     def tally_width(self) -> int:
@@ -254,7 +254,7 @@ class Touches:
         rest, position = np.divmod(keys, width)
         n, referral_at = np.divmod(rest, width)
         weight = _w_shaped_weights(position.astype(float), n.astype(float),
-                                   np.where(referral_at == 0, np.inf, referral_at).astype(float))
+                                   _referral_position(referral_at))
         return _Tallies(self, group, len(keys)), weight
 
     @classmethod
@@ -459,6 +459,11 @@ def _w_shaped(touches: Touches, position: np.ndarray, n: np.ndarray) -> np.ndarr
     10% evenly over the other touchpoints, or over the distinct milestone touchpoints
     when there is no other; a journey without a referral is position_based."""
     return _w_shaped_weights(position, n, touches.referral_at)
+
+
+def _referral_position(first_referral: np.ndarray) -> np.ndarray:
+    """A first referral position (0: none) as _w_shaped_weights reads it: a float, inf for none."""
+    return np.where(first_referral == 0, np.inf, first_referral).astype(float, copy=False)
 
 
 def _w_shaped_weights(position: np.ndarray, n: np.ndarray, referral_at: np.ndarray) -> np.ndarray:
