@@ -75,15 +75,6 @@ values_ as (
       and f.journey <= (select last_journey from window_journeys)
       and f.billed_on <= $end
     group by f.journey
-),
-
-names as (
-    -- the names by code, as lists (codes are 0, 1, 2, ... per kind): a lookup per row instead of joining
-    -- millions of rows to them
-    select
-        list(name order by code) filter (where kind = 'channel') as channels,
-        list(name order by code) filter (where kind = 'referrer') as referrers
-    from touch_codes
 )
 
 select
@@ -99,6 +90,6 @@ select
     names.referrers[t.referrer_code + 1] as referrer_id,
     t.d
 from touches as t
-cross join names
+cross join touch_names() as names
 left join values_ as v on v.journey = t.journey
 order by t.journey, t.position

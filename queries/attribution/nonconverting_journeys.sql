@@ -7,14 +7,6 @@
 -- grain: one row per touchpoint of a non-converting journey, by client_id then position
 with
 
-names as (
-    -- the names by code, as lists (codes are 0, 1, 2, ... per kind; −1, none, reads as null)
-    select
-        list(name order by code) filter (where kind = 'channel') as channels,
-        list(name order by code) filter (where kind = 'referrer') as referrers
-    from touch_codes
-),
-
 touches as (
     -- touch_facts: every touchpoint by client, then time, with the day of the client's next
     -- conversion; one with none by `end` is in a non-converting journey (as nonconverting_codes reads)
@@ -42,5 +34,5 @@ select
     names.channels[t.channel_code + 1] as channel,
     names.referrers[t.referrer_code + 1] as referrer_id
 from touches as t
-cross join names
+cross join touch_names() as names
 order by t.seq
