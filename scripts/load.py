@@ -269,6 +269,7 @@ class ProtocolSession(Session):
     async def close(self) -> None:
         if self.socket is not None:
             await self.socket.close()
+            self.socket = None
 
     async def load(self, view: str, query: str, timeout: float) -> tuple[str, float]:
         """Open the app on a page as a browser tab does: a new websocket session, then its first run."""
@@ -304,7 +305,7 @@ class ProtocolSession(Session):
     async def run_page(self, view: str, texts: list[str], timeout: float = STEP_TIMEOUT_S) -> float:
         """Ask for a run of the page with the filters picked now; the time until it finished."""
         if self.socket is None:
-            raise StepFailed("no connection: an earlier step of this session timed out")
+            raise StepFailed("no connection: an earlier step of this session timed out or failed to connect")
         request = BackMsg()
         request.rerun_script.query_string = self.query
         request.rerun_script.page_script_hash = self.page_hashes.get(view, "")
@@ -320,7 +321,6 @@ class ProtocolSession(Session):
         except TimeoutError:
             # the late run's messages would end the next step early: this session stops here
             await self.close()
-            self.socket = None
             raise StepFailed(f"after {timeout:g} s the run has not finished") from None
         seconds = time.perf_counter() - started
         if missing := [text for text in texts if text.encode() not in received]:
