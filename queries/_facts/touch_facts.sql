@@ -5,8 +5,11 @@
 --          it on which its client converted (opened a matter): a touchpoint belongs to a
 --          non-converting journey as of `end` exactly when that day is later than `end` or there
 --          is none (metrics.md "Multi-touch attribution")
--- grain: one row per touchpoint with a touched_at, by seq; client -1 for a touchpoint without a
---        client (last)
+-- grain: one row per touchpoint with a touched_at; client -1 for a touchpoint without a client
+--        (last in seq order). Stored by next_conversion_on, latest first and none before all, then
+--        seq: the non-converting touchpoints as of any `end` are then the first row groups, and
+--        their readers skip the rest (at size L 0.28 → 0.07 s for nonconverting_codes). Readers
+--        order by seq.
 with
 
 conversion_days as (
@@ -41,4 +44,4 @@ from next_conversions as t
 left join touch_codes as c on c.kind = 'client' and c.name = t.client_id
 left join touch_codes as ch on ch.kind = 'channel' and ch.name = t.channel
 left join touch_codes as rf on rf.kind = 'referrer' and rf.name = t.referrer_id
-order by seq
+order by t.next_conversion_on desc nulls first, seq
