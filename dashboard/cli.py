@@ -7,9 +7,14 @@ import os
 import subprocess
 import sys
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dashboard import __version__
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
@@ -183,11 +188,30 @@ def cmd_query(args: argparse.Namespace) -> int:
     dataset = _open_checked(args.data)
     window = registry.default_window(dataset, start, end)
     tables = store.tables_at(store.state_url(args.state, dataset.data_dir))
-    frame = registry.run(args.name, dataset, window, filters, params, extra_tables=tables)
-    writer = {"json": export.to_json, "csv": export.to_csv, "table": export.to_table}[args.format]
-    text = writer(frame)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    # CSV and JSON are written a batch of rows at a time: the exports of the journeys at size L are
+    # millions of rows, too many to hold as one frame and its text
+    frames = _progress(registry.run_in_batches(args.name, dataset, window, filters, params, extra_tables=tables))
+    if args.format == "csv":
+        export.write_csv(frames, sys.stdout)
+    elif args.format == "json":
+        export.write_json(frames, sys.stdout)
+    else:
+        import pandas as pd
+
+        parts = list(frames)
+        text = export.to_table(parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True))
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
+
+
+def _progress(frames: Iterator[pd.DataFrame], every: int = 1_000_000) -> Iterator[pd.DataFrame]:
+    """The frames as they are, saying on stderr each time another ``every`` rows have been written."""
+    written = 0
+    for frame in frames:
+        yield frame
+        before, written = written, written + len(frame)
+        if written // every > before // every:
+            print(f"refport: {written:,} rows written", file=sys.stderr, flush=True)
 
 
 def cmd_assign(args: argparse.Namespace) -> int:

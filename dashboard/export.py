@@ -9,7 +9,9 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Iterable
 from datetime import date, datetime
+from typing import TextIO
 
 import pandas as pd
 
@@ -63,6 +65,26 @@ def to_csv(frame: pd.DataFrame) -> str:
     buffer = io.StringIO()
     safe_frame(frame).to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue()
+
+
+def write_csv(frames: Iterable[pd.DataFrame], out: TextIO) -> None:
+    """to_csv of the frames one after another, written as they come (one header)."""
+    for index, frame in enumerate(frames):
+        safe_frame(frame).to_csv(out, index=False, header=index == 0, lineterminator="\n")
+
+
+def write_json(frames: Iterable[pd.DataFrame], out: TextIO) -> None:
+    """to_json of the frames one after another, written as they come, and a line end."""
+    opened = False
+    for frame in frames:
+        rows = records(frame)
+        if not rows:
+            continue
+        # one frame's array without its brackets: "\n  {...},\n  {...}"
+        inner = json.dumps(rows, indent=2, ensure_ascii=False)[1:-2]
+        out.write("," + inner if opened else "[" + inner)
+        opened = True
+    out.write("\n]\n" if opened else "[]\n")
 
 
 def to_table(frame: pd.DataFrame) -> str:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -272,17 +272,21 @@ def run_sql(dataset: Dataset, name: str, values: dict[str, object],
     return to_frame(run_sql_arrow(dataset, name, values, extra_tables))
 
 
-def run_sql_arrow(dataset: Dataset, name: str, values: dict[str, object],
-                  extra_tables: dict[str, pd.DataFrame] | None = None) -> pa.Table:
-    """run_sql's result as DuckDB returns it (for numeric work on millions of rows without pandas)."""
-    _ensure_macros(dataset)
-    query = get(name)
-    sql = query.sql
+def _bound(name: str, values: dict[str, object]) -> tuple[str, dict[str, object]]:
+    """A query's SQL and the bind values its text uses (DuckDB refuses unused ones)."""
+    sql = get(name).sql
     used = set(_BIND.findall(sql))
     missing = used - values.keys()
     if missing:
         raise QueryError(f"query {name} needs {', '.join(sorted(missing))}")
-    bound = {k: v for k, v in values.items() if k in used}
+    return sql, {k: v for k, v in values.items() if k in used}
+
+
+def run_sql_arrow(dataset: Dataset, name: str, values: dict[str, object],
+                  extra_tables: dict[str, pd.DataFrame] | None = None) -> pa.Table:
+    """run_sql's result as DuckDB returns it (for numeric work on millions of rows without pandas)."""
+    _ensure_macros(dataset)
+    sql, bound = _bound(name, values)
     side = _side_tables(sql, extra_tables)
     # Only results that depend on the data and the bound values alone are remembered (the
     # store's tables change without the data changing).
@@ -371,6 +375,15 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
     return frame
 
 
+def _values(query: NamedQuery, dataset: Dataset, window: Window | None, filters: Filters | None,
+            params: dict[str, object] | None) -> dict[str, object]:
+    window = window or default_window(dataset)
+    values: dict[str, object] = {"start": window.start, "end": window.end}
+    values.update((filters or Filters()).as_params())
+    values.update(bind_params(query, params))
+    return values
+
+
 def run(
     name: str,
     dataset: Dataset,
@@ -381,13 +394,43 @@ def run(
 ) -> pd.DataFrame:
     """The one way to compute a named query's result (``extra_tables``: see ``run_sql``)."""
     query = get(name)
-    window = window or default_window(dataset)
-    values: dict[str, object] = {"start": window.start, "end": window.end}
-    values.update((filters or Filters()).as_params())
-    values.update(bind_params(query, params))
+    values = _values(query, dataset, window, filters, params)
     if query.function is not None:
         _ensure_macros(dataset)
         if query.reads:
             values["tables"] = _given_tables(query.reads, extra_tables)
         return query.function(dataset, values)
     return run_sql(dataset, name, values, extra_tables)
+
+
+def run_in_batches(
+    name: str,
+    dataset: Dataset,
+    window: Window | None = None,
+    filters: Filters | None = None,
+    params: dict[str, object] | None = None,
+    extra_tables: dict[str, pd.DataFrame] | None = None,
+    rows: int = 100_000,
+) -> Iterator[pd.DataFrame]:
+    """``run``'s result as consecutive frames of at most ``rows`` rows (at least one, perhaps empty),
+    for writing out results too large to hold in memory as one frame and its text at once: the text
+    exports of the journeys at size L are millions of rows. Query functions yield their one frame."""
+    query = get(name)
+    if query.function is not None:
+        yield run(name, dataset, window, filters, params, extra_tables)
+        return
+    _ensure_macros(dataset)
+    sql, bound = _bound(name, _values(query, dataset, window, filters, params))
+    cursor = dataset.cursor()
+    try:
+        for table_name, frame in _side_tables(sql, extra_tables).items():
+            cursor.register(table_name, frame)
+        reader = cursor.sql(sql, params=bound).to_arrow_reader(rows)
+        empty = True
+        for batch in reader:
+            empty = False
+            yield to_frame(pa.Table.from_batches([batch]))
+        if empty:
+            yield to_frame(reader.schema.empty_table())
+    finally:
+        cursor.close()

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from dashboard.cli import main
@@ -113,3 +114,11 @@ def test_console_script_runs_without_traceback(tiny_dir):
     done = subprocess.run([sys.executable, "-m", "dashboard.cli", "query", "nope", "--data", str(tiny_dir)],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2 and done.stderr.startswith("refport: unknown query")
+
+
+def test_a_long_query_result_says_how_many_rows_are_written(capsys):
+    from dashboard.cli import _progress
+
+    frames = [pd.DataFrame({"x": range(n)}) for n in (4, 4, 4, 1)]
+    assert [len(f) for f in _progress(iter(frames), every=5)] == [4, 4, 4, 1]
+    assert capsys.readouterr().err.splitlines() == ["refport: 8 rows written", "refport: 12 rows written"]
