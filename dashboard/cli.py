@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141  # as a shell reports a command that SIGPIPE stopped (128 + 13)
 
 
 class UsageError(Exception):
@@ -425,6 +426,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader stopped reading (`refport query ... | head`): no traceback, and no second one when
+        # Python flushes stdout at exit (the recipe of the signal module's documentation)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as error:
         from dashboard.store import StoreError
 

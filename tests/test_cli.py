@@ -122,3 +122,16 @@ def test_a_long_query_result_says_how_many_rows_are_written(capsys):
     frames = [pd.DataFrame({"x": range(n)}) for n in (4, 4, 4, 1)]
     assert [len(f) for f in _progress(iter(frames), every=5)] == [4, 4, 4, 1]
     assert capsys.readouterr().err.splitlines() == ["refport: 8 rows written", "refport: 12 rows written"]
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(sample_dir):
+    """`refport query ... | head -1`: the CSV of the journeys (far more than a pipe holds) meets a
+    closed pipe; refport stops quietly with the status a shell gives a command SIGPIPE stopped."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.cli", "query", "journey_touches", "--data", str(sample_dir),
+         "--format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline().startswith(b"matter_id,client_id,")
+    process.stdout.close()
+    assert process.wait(timeout=120) == 141
+    err = process.stderr.read().decode()  # the facts' progress, if this run built them
+    assert "Traceback" not in err and "Broken pipe" not in err and "Error" not in err
