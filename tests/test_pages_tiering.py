@@ -62,6 +62,17 @@ def test_tiering_page_shows_every_referrer_with_its_levels(env):
     assert table.loc["R2", "To reach the next level"] == "GBP 2,800 more referred fees → Level 4 · Platinum"
     assert table.loc["R5", "To reach the next level"].startswith("A referral, relationship or activity")
     assert any(s.value.startswith("Service-level check") for s in app.subheader)
+    # the lists that ask for a decision keep to the columns that fit at 1280 px, with the same
+    # figures as the full service table
+    attention = next(d.value for d in app.dataframe if "Level from" in d.value.columns)
+    assert list(attention.columns) == ["Referrer", "Level from", "Hours used", "Money used", "Hours",
+                                       "Expenses", "Off-menu spend"]
+    full = next(d.value for d in app.dataframe if "Check" in d.value.columns).set_index("Referrer")
+    for _, row in attention.iterrows():
+        assert full.loc[row["Referrer"], "Check"] in ("under-served", "over-served")
+        assert full.loc[row["Referrer"], "Level"].endswith(f"({row['Level from']})")
+        for column in ("Hours used", "Money used", "Hours", "Expenses", "Off-menu spend"):
+            assert row[column] == full.loc[row["Referrer"], column]
 
 
 def test_edit_a_level_save_and_find_it_after_a_restart(env, state):

@@ -358,21 +358,40 @@ else:
                       "Hours used": st.column_config.NumberColumn(format="%,.0f%%"),
                       "Money used": st.column_config.NumberColumn(format="%,.0f%%"),
                       "Expenses": money_format, "Money budget": money_format, "Off-menu spend": money_format}
+    def _attention_table(rows: pd.DataFrame) -> pd.DataFrame:
+        """The two lists that ask for a decision, one under the other and narrow enough to read whole
+        at 1280 px (side by side with every column, the shares were off screen): the level is in the
+        heading, the budgets and off-menu activities in the full table below."""
+        return pd.DataFrame({
+            "Referrer": [f"{n} ({r})" for n, r in zip(rows["name"].tolist(), rows["referrer_id"].tolist())],
+            "Level from": rows["level_source"],
+            "Hours used": rows["hours_used"] * 100,
+            "Money used": rows["money_used"] * 100,
+            "Hours": rows["hours_12m"],
+            "Expenses": rows["expense_12m"],
+            "Off-menu spend": rows["off_menu_cost_12m"],
+        })
+
+    attention_config = {
+        **service_config,
+        "Level from": st.column_config.TextColumn(
+            help="assigned: the level the board saved; suggested: the rule's level, none being saved"),
+        "Hours used": st.column_config.NumberColumn(
+            format="%,.0f%%", help="fee-earner hours in the 12 months, as a share of the level's annual budget"),
+        "Money used": st.column_config.NumberColumn(
+            format="%,.0f%%", help="expenses in the 12 months, as a share of the level's annual budget"),
+    }
     under4 = service[(service["level"] == 4) & (service["service_level"] == "under-served")]
     over1 = service[(service["level"] == 1) & (service["service_level"] == "over-served")]
-    left, right = st.columns(2)
-    with left:
-        st.markdown(f"**Under-served Level 4s** ({count(len(under4))})")
-        if under4.empty:
-            st.caption("None: every Level 4 referrer gets at least its share of the budget.")
+    for rows, heading, none in (
+        (under4, "Under-served Level 4s", "None: every Level 4 referrer gets at least its share of the budget."),
+        (over1, "Over-served Level 1s", "None: no Level 1 referrer gets more than its budget allows."),
+    ):
+        st.markdown(f"**{heading}** ({count(len(rows))})")
+        if rows.empty:
+            st.caption(none)
         else:
-            st.dataframe(_service_table(under4), hide_index=True, width="stretch", column_config=service_config)
-    with right:
-        st.markdown(f"**Over-served Level 1s** ({count(len(over1))})")
-        if over1.empty:
-            st.caption("None: no Level 1 referrer gets more than its budget allows.")
-        else:
-            st.dataframe(_service_table(over1), hide_index=True, width="stretch", column_config=service_config)
+            st.dataframe(_attention_table(rows), hide_index=True, width="stretch", column_config=attention_config)
     with st.expander(f"Every levelled referrer ({count(len(service))})"):
         st.dataframe(_service_table(service), hide_index=True, width="stretch", column_config=service_config)
 
