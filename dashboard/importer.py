@@ -593,6 +593,7 @@ def prepare(
 
 def _suggest_for(src: Source, table: str, header_row: int) -> Mapping:
     header: list = []
+    header_keys: list[str] = []
     sample: list[list] = []
     distinct: dict[int, Counter] = {}
     capped: set[int] = set()
@@ -601,8 +602,9 @@ def _suggest_for(src: Source, table: str, header_row: int) -> Mapping:
             continue
         if number == header_row:
             header = cells
+            header_keys = [normalise(t) for t in _text_cells(header)]
             continue
-        if _classify(cells, [normalise(t) for t in _text_cells(header)], 3) is not None:
+        if _classify(cells, header_keys, 3) is not None:
             continue
         if len(sample) < SUGGEST_SAMPLE_ROWS:
             sample.append(cells)
