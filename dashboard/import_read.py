@@ -74,8 +74,15 @@ class Source:
             yield from _xlsx_rows(self.data, self.sheet)
 
 
+# A line with its ending as io.StringIO(text, newline="") reads them (\r\n, \r or \n), or the last
+# line without one. Read this way, not through a StringIO, which copies the text at 4 bytes a character
+# (1.4 GB more for a 350 MB extract of 12 million rows).
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
 def _csv_rows(text: str, delimiter: str) -> Iterator[tuple[int, list]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    lines = (match.group() for match in _LINE.finditer(text))
+    reader = csv.reader(lines, delimiter=delimiter, strict=False)
     yield from enumerate(reader, start=1)
 
 
@@ -114,8 +121,18 @@ def _decode(data: bytes, encoding: str | None) -> tuple[str, str]:
     return str(best), names.get(best.encoding, best.encoding)
 
 
+def _first_lines(text: str, count: int) -> list[str]:
+    """text.splitlines()[:count] without splitting all of a file of millions of lines."""
+    size = 1 << 16
+    while True:
+        lines = text[:size].splitlines()
+        if len(lines) > count or size >= len(text):  # the first `count` are whole
+            return lines[:count]
+        size *= 4
+
+
 def _sniff_delimiter(text: str) -> str:
-    sample = "\n".join(text.splitlines()[:_SNIFF_ROWS])
+    sample = "\n".join(_first_lines(text, _SNIFF_ROWS))
     best, best_score = ",", (0, 0)
     for delimiter in DELIMITERS:
         widths = [

@@ -114,6 +114,19 @@ def _crm_csv(encoding: str) -> bytes:
     return ("\r\n".join(CRM_CSV_LINES) + "\r\n").encode(encoding)
 
 
+def test_accepted_rows_become_arrow_a_batch_at_a_time(firm, monkeypatch):
+    """Rows are turned into Arrow every ARROW_EVERY accepted rows (a 12-million-row extract held as
+    Python values took several GB): batches of 2 give the table of one batch, row for row."""
+    whole = import_file(_crm_csv("utf-8"), "referrals", firm, parse_mapping(CRM_MAPPING), name="p.csv",
+                        dry_run=True)
+    monkeypatch.setattr(importer, "ARROW_EVERY", 2)
+    batched = import_file(_crm_csv("utf-8"), "referrals", firm, parse_mapping(CRM_MAPPING), name="p.csv",
+                          dry_run=True)
+    assert whole.accepted == batched.accepted == 3
+    assert batched.data.num_rows == 3 and batched.data.schema == arrow_schema("referrals")
+    assert batched.data.equals(whole.data)
+
+
 @pytest.mark.parametrize("encoding", ["cp1252", "utf-8-sig", "utf-8"])
 def test_messy_csv_exact_counts_and_reasons(firm, tmp_path, encoding):
     source = tmp_path / "pipeline.csv"
@@ -688,3 +701,20 @@ def test_unsupported_files_are_refused(tmp_path):
     with pytest.raises(ImportUsageError, match="not an Excel"):
         prepare(fake, "fees")
     assert os.path.exists(fake)
+
+
+@pytest.mark.parametrize("text", [
+    "a,b\r\nc,d\re,f\ng,h", "", "x", "a\n", "a\r\n\r\nb", '"q\r\nline",2\r\n3,4\n', "\n\n\r\r\n",
+    "a\u2028b\nc", "a\x0cb\r\n", '"open quote,1\n2,3',
+])
+def test_csv_rows_are_read_as_a_stringio_reads_them(text):
+    """The CSV lines are cut as io.StringIO(newline="") cuts them (which copied the text at 4 bytes a
+    character), and the delimiter sniffer's first lines are splitlines()'s."""
+    from dashboard.import_read import _csv_rows, _first_lines
+
+    expected = list(enumerate(csv.reader(io.StringIO(text, newline=""), strict=False), start=1))
+    assert list(_csv_rows(text, ",")) == expected
+    for count in range(4):
+        assert _first_lines(text, count) == text.splitlines()[:count]
+    many = "\r\n".join(f"row{i};{i}" for i in range(50_000))
+    assert _first_lines(many, 200) == many.splitlines()[:200]
