@@ -737,6 +737,9 @@ def import_file(
             batches.append(_as_arrow(columns, schema))
     if progress is not None:
         progress(result.rows_read, result.rows_read)
+    # the ids read for the reference checks (6 million matter ids for a fees extract at size L, half a
+    # GB as a Python set) are not needed for writing and checking the table
+    del refs, seen_keys
 
     batches.append(_as_arrow(columns, schema))
     result.data = pa.Table.from_batches(batches, schema=schema)
