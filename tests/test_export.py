@@ -61,3 +61,26 @@ def test_batches_of_an_empty_result_write_its_header_and_an_empty_array(sample):
     assert as_csv.getvalue().startswith("matter_id,client_id,opened_on,value,n,position,") and \
         as_csv.getvalue().count("\n") == 1
     assert as_json.getvalue() == "[]\n"
+
+
+def test_records_of_every_kind_of_column():
+    """records() works a column at a time; each kind of column gives plain JSON values."""
+    from datetime import date
+
+    frame = pd.DataFrame({
+        "f": [1.5, float("nan")],
+        "i": [3, 4],
+        "ni": pd.array([5, None], dtype="Int64"),
+        "b": [True, False],
+        "nb": pd.array([True, None], dtype="boolean"),
+        "s": pd.array(["x", None], dtype="str"),
+        "d": [date(2025, 1, 2), None],
+        "t": pd.to_datetime(["2025-01-02 03:04:05", None]),
+    })
+    assert records(frame) == [
+        {"f": 1.5, "i": 3, "ni": 5, "b": True, "nb": True, "s": "x", "d": "2025-01-02", "t": "2025-01-02 03:04:05"},
+        {"f": None, "i": 4, "ni": None, "b": False, "nb": None, "s": None, "d": None, "t": None},
+    ]
+    assert [type(v) for v in records(frame)[0].values()] == [float, int, int, bool, bool, str, str, str]
+    assert records(pd.DataFrame(index=range(2))) == [{}, {}]
+    assert to_json(frame).startswith('[\n  {\n    "f": 1.5,\n    "i": 3,')
