@@ -84,15 +84,26 @@ def _fresh_editor() -> None:
     st.session_state[GENERATION] += 1
 
 
-def _next_step(next_level: object, suggested_level: object, gap: object) -> str:
-    if pd.isna(next_level):
-        return "Top level"
-    target = _label(next_level)
-    if pd.isna(suggested_level):
-        return f"A referral, relationship or activity in the window → {target}"
-    if pd.isna(gap) or gap < 0.5:
-        return f"Any more referred fees → {target}"
-    return f"{money(gap)} more referred fees → {target}"
+def _next_steps(rows: pd.DataFrame) -> list[str]:
+    """What each referrer of ``rows`` needs for the next level. The missing values are found a column
+    at a time: value by value they were 60,000 pd.isna calls on every rerun for 20,000 referrers."""
+    no_next = rows["next_level"].isna().tolist()
+    no_suggested = rows["suggested_level"].isna().tolist()
+    gaps = rows["fees_to_next_level"].fillna(0.0).tolist()
+    steps = []
+    for top, unranked, next_level, gap in zip(no_next, no_suggested, rows["next_level"].tolist(), gaps,
+                                              strict=True):
+        if top:
+            steps.append("Top level")
+            continue
+        target = _level_text(next_level, UNASSIGNED)
+        if unranked:
+            steps.append(f"A referral, relationship or activity in the window → {target}")
+        elif gap < 0.5:
+            steps.append(f"Any more referred fees → {target}")
+        else:
+            steps.append(f"{money(gap)} more referred fees → {target}")
+    return steps
 
 
 service = state.query("service_levels")
@@ -156,8 +167,7 @@ else:
         "Suggested": [_suggested(level) for level in shown["suggested_level"].tolist()],
         "Assigned": [_label(pending[r]["level"] if r in pending else stored_level[r]) for r in ids],
         "Unsaved": ["✎ unsaved" if r in pending else "" for r in ids],
-        "To reach the next level": [_next_step(*levels) for levels in zip(
-            shown["next_level"].tolist(), shown["suggested_level"].tolist(), shown["fees_to_next_level"].tolist())],
+        "To reach the next level": _next_steps(shown),
         "Referred fees": shown["referred_fees"],
         "Referrals": shown["referrals"],
         "ROR": shown["ror"],
