@@ -27,11 +27,13 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -282,6 +284,18 @@ def _bound(name: str, values: dict[str, object]) -> tuple[str, dict[str, object]
     return sql, {k: v for k, v in values.items() if k in used}
 
 
+@contextmanager
+def _cursor(dataset: Dataset, side: dict[str, object]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor of its own for one query, with the store/programme tables it reads registered on it."""
+    cursor = dataset.cursor()
+    try:
+        for table_name, frame in side.items():
+            cursor.register(table_name, frame)
+        yield cursor
+    finally:
+        cursor.close()
+
+
 def run_sql_arrow(dataset: Dataset, name: str, values: dict[str, object],
                   extra_tables: dict[str, pd.DataFrame] | None = None) -> pa.Table:
     """run_sql's result as DuckDB returns it (for numeric work on millions of rows without pandas)."""
@@ -293,13 +307,8 @@ def run_sql_arrow(dataset: Dataset, name: str, values: dict[str, object],
     key = None if side else _memo_key(dataset, name, bound)
     table = _memo.get(key) if key else None
     if table is None:
-        cursor = dataset.cursor()
-        try:
-            for table_name, frame in side.items():
-                cursor.register(table_name, frame)
+        with _cursor(dataset, side) as cursor:
             table = cursor.sql(sql, params=bound).to_arrow_table()
-        finally:
-            cursor.close()
         if key and table.num_rows <= _MEMO_MAX_ROWS:
             _memo.put(key, table)
     return table
@@ -421,10 +430,7 @@ def run_in_batches(
         return
     _ensure_macros(dataset)
     sql, bound = _bound(name, _values(query, dataset, window, filters, params))
-    cursor = dataset.cursor()
-    try:
-        for table_name, frame in _side_tables(sql, extra_tables).items():
-            cursor.register(table_name, frame)
+    with _cursor(dataset, _side_tables(sql, extra_tables)) as cursor:
         reader = cursor.sql(sql, params=bound).to_arrow_reader(rows)
         empty = True
         for batch in reader:
@@ -432,5 +438,3 @@ def run_in_batches(
             yield to_frame(pa.Table.from_batches([batch]))
         if empty:
             yield to_frame(reader.schema.empty_table())
-    finally:
-        cursor.close()
