@@ -199,8 +199,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     else:
         import pandas as pd
 
-        parts = list(frames)
-        text = export.to_table(parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True))
+        text = export.to_table(pd.concat(list(frames), ignore_index=True))
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
 

@@ -76,7 +76,7 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def to_csv(frame: pd.DataFrame) -> str:
     buffer = io.StringIO()
-    safe_frame(frame).to_csv(buffer, index=False, lineterminator="\n")
+    write_csv([frame], buffer)
     return buffer.getvalue()
 
 
