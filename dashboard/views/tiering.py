@@ -370,17 +370,11 @@ else:
                       "Expenses": money_format, "Money budget": money_format, "Off-menu spend": money_format}
     def _attention_table(rows: pd.DataFrame) -> pd.DataFrame:
         """The two lists that ask for a decision, one under the other and narrow enough to read whole
-        at 1280 px (side by side with every column, the shares were off screen): the level is in the
-        heading, the budgets and off-menu activities in the full table below."""
-        return pd.DataFrame({
-            "Referrer": [f"{n} ({r})" for n, r in zip(rows["name"].tolist(), rows["referrer_id"].tolist())],
-            "Level from": rows["level_source"],
-            "Hours used": rows["hours_used"] * 100,
-            "Money used": rows["money_used"] * 100,
-            "Hours": rows["hours_12m"],
-            "Expenses": rows["expense_12m"],
-            "Off-menu spend": rows["off_menu_cost_12m"],
-        })
+        at 1280 px (side by side with every column, the shares were off screen): _service_table's
+        columns that fit, the level being in the heading and the budgets in the full table below."""
+        table = _service_table(rows).assign(**{"Level from": rows["level_source"].tolist()})
+        return table[["Referrer", "Level from", "Hours used", "Money used", "Hours", "Expenses",
+                      "Off-menu spend"]]
 
     attention_config = {
         **service_config,
