@@ -111,11 +111,25 @@ def test_memo_returns_the_same_numbers_and_stays_bounded(data_dir):
     assert len(registry._memo._items) == registry._memo.size
 
 
-def test_queries_reading_the_store_are_not_remembered(data_dir):
+def test_queries_reading_the_store_are_remembered_by_what_it_holds(data_dir, tmp_path):
+    from dashboard import store as store_module
+
     dataset = open_dataset(data_dir)
     registry.forget_results()
-    registry.run("tier_assignments", dataset, WINDOW)
-    assert not any(key[2] == "tier_assignments" for key in registry._memo._items)
+    edits = store_module.open_store(f"sqlite:///{tmp_path / 'edits.sqlite'}")
+    before = store_module.query_tables(edits)
+    first = registry.run("tier_assignments", dataset, WINDOW, extra_tables=before)
+    again = registry.run("tier_assignments", dataset, WINDOW, extra_tables=store_module.query_tables(edits))
+    assert again.equals(first)
+    assert [key[2] for key in registry._memo._items].count("tier_assignments") == 1  # equal tables: one entry
+
+    referrer = first["referrer_id"].iloc[0]
+    level = 1 if first["suggested_level"].iloc[0] != 1 else 2
+    edits.save(referrer, level, "Ann", "moved in the review", 0)
+    edited = registry.run("tier_assignments", dataset, WINDOW, extra_tables=store_module.query_tables(edits))
+    assert edited.set_index("referrer_id").loc[referrer, "assigned_level"] == level  # the edit is seen, not the memo
+    assert [key[2] for key in registry._memo._items].count("tier_assignments") == 2
+    assert registry.run("tier_assignments", dataset, WINDOW, extra_tables=before).equals(first)
 
 
 def test_fact_files_are_written_atomically(data_dir):
