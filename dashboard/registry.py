@@ -318,12 +318,13 @@ def run_sql_arrow(dataset: Dataset, name: str, values: dict[str, object],
 class _Memo:
     """The last few SQL results (Arrow tables, immutable), so that queries built from others (the
     headline from the scorecard, concentration and funnel; return on relationships from the
-    scorecard) do not compute the same scorecard again. Bounded: memory does not grow with
-    windows or filters tried."""
+    scorecard) do not compute the same scorecard again. Bounded in number and in bytes (the oldest
+    go first): memory does not grow with windows, filters or edits tried."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int, max_bytes: int) -> None:
+        self.size, self.max_bytes = size, max_bytes
         self._items: OrderedDict[tuple, pa.Table] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, key: tuple) -> pa.Table | None:
@@ -335,17 +336,21 @@ class _Memo:
 
     def put(self, key: tuple, table: pa.Table) -> None:
         with self._lock:
+            old = self._items.pop(key, None)
+            self._bytes -= old.nbytes if old is not None else 0
             self._items[key] = table
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self._bytes += table.nbytes
+            while len(self._items) > self.size or (self._bytes > self.max_bytes and len(self._items) > 1):
+                self._bytes -= self._items.popitem(last=False)[1].nbytes
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._bytes = 0
 
 
-_memo = _Memo(size=32)
+# A scorecard at size L (20,000 referrers) is about 5 MB
+_memo = _Memo(size=32, max_bytes=64 * 2**20)
 # Composite queries reuse per-referrer results; touch-level results (the attribution journeys, millions
 # of rows at size L) are kept, as numbers, by their one user (attribution.journeys) and would only be held twice.
 _MEMO_MAX_ROWS = 200_000

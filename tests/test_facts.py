@@ -12,7 +12,7 @@ import pytest
 from dashboard import facts, registry
 from dashboard.contract import TABLES
 from dashboard.data import open_dataset
-from dashboard.window import Window
+from dashboard.window import Filters, Window
 from tests.conftest import TINY, WINDOW
 from tests.fixtures import write_dataset
 
@@ -109,6 +109,17 @@ def test_memo_returns_the_same_numbers_and_stays_bounded(data_dir):
     for days in range(registry._memo.size + 5):  # more windows than the memo holds
         registry.run("funnel", dataset, Window(WINDOW.start + timedelta(days=days), WINDOW.end))
     assert len(registry._memo._items) == registry._memo.size
+
+
+def test_memo_is_bounded_in_bytes_too(data_dir, monkeypatch):
+    dataset = open_dataset(data_dir)
+    funnel = registry.run_sql_arrow(dataset, "funnel", {"start": WINDOW.start, "end": WINDOW.end,
+                                                         **Filters().as_params()})
+    monkeypatch.setattr(registry, "_memo", registry._Memo(size=32, max_bytes=funnel.nbytes + 1))
+    registry.run("funnel", dataset, WINDOW)
+    registry.run("concentration", dataset, WINDOW)  # the two together are over the bytes allowed
+    assert [key[2] for key in registry._memo._items] == ["concentration"]
+    assert registry._memo._bytes == sum(t.nbytes for t in registry._memo._items.values())
 
 
 def test_queries_reading_the_store_are_remembered_by_what_it_holds(data_dir, tmp_path):
