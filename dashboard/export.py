@@ -1,7 +1,8 @@
 """Write query results for people and machines: table, CSV, JSON.
 
 CSV cells that a spreadsheet would run as a formula (=, +, -, @ at the
-start of a text cell) are escaped with a leading apostrophe.
+start of a text cell) are escaped with a leading apostrophe. Decimal
+numbers are written to 15 significant digits (see FLOAT_FORMAT).
 """
 
 from __future__ import annotations
@@ -18,6 +19,16 @@ import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
+# A double holds 15 significant decimal digits for certain; its 16th and 17th in a sum depend on the
+# order the terms were added in, which DuckDB's parallel sums vary from run to run. So a sum of money
+# is written 3335588.3, not 3335588.3000000003 in one run and 3335588.2999999997 in the next.
+FLOAT_FORMAT = "%.15g"
+
+
+def fifteen_digits(value: float) -> float:
+    """``value`` as written to 15 significant digits (the float that prints as those digits)."""
+    return float(FLOAT_FORMAT % value)
+
 
 def plain(value: object) -> object:
     """A JSON-ready Python value: dates as YYYY-MM-DD, missing as None."""
@@ -25,8 +36,8 @@ def plain(value: object) -> object:
         return value
     if value is None or value is pd.NA or value is pd.NaT:
         return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) else fifteen_digits(value)
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
     if isinstance(value, date):
@@ -50,7 +61,7 @@ def _plain_column(column: pd.Series) -> list[object]:
     if kind in ("i", "u", "b"):
         return values
     if kind == "f":
-        return [None if math.isnan(value) else value for value in values]
+        return [None if math.isnan(value) else fifteen_digits(value) for value in values]
     return [plain(value) for value in values]
 
 
@@ -83,7 +94,8 @@ def to_csv(frame: pd.DataFrame) -> str:
 def write_csv(frames: Iterable[pd.DataFrame], out: TextIO) -> None:
     """to_csv of the frames one after another, written as they come (one header)."""
     for index, frame in enumerate(frames):
-        safe_frame(frame).to_csv(out, index=False, header=index == 0, lineterminator="\n")
+        safe_frame(frame).to_csv(out, index=False, header=index == 0, lineterminator="\n",
+                                 float_format=FLOAT_FORMAT)
 
 
 def write_json(frames: Iterable[pd.DataFrame], out: TextIO) -> None:

@@ -17,6 +17,15 @@ def test_csv_escapes_formula_injection():
     assert rows[3] == ["'-2", "3"] and rows[4] == ["'@SUM(A1)", "4"] and rows[5] == ["plain", "5"]
 
 
+def test_decimals_are_written_to_fifteen_significant_digits():
+    """The last digits of a sum of doubles depend on the order it was added in: they are not written."""
+    frame = pd.DataFrame({"fees": [3335588.3000000003, 0.1 + 0.2, 1e-7, 2.5, float("nan")], "n": [1, 2, 3, 4, 5]})
+    assert to_csv(frame).splitlines()[1:] == ["3335588.3,1", "0.3,2", "1e-07,3", "2.5,4", ",5"]
+    assert [row["fees"] for row in records(frame)] == [3335588.3, 0.3, 1e-07, 2.5, None]
+    assert '"fees": 3335588.3,' in to_json(frame)
+    assert export.plain(76173.83000000003) == 76173.83 and export.plain(2.0 / 3.0) == 0.666666666666667
+
+
 def test_records_turn_missing_into_none():
     frame = pd.DataFrame({"x": [1.5, float("nan")], "k": pd.array([1, None], dtype="Int64")})
     assert records(frame) == [{"x": 1.5, "k": 1}, {"x": None, "k": None}]
@@ -48,6 +57,15 @@ def test_an_export_written_in_batches_is_the_export_of_the_whole_result(sample, 
     export.write_json(registry.run_in_batches(name, dataset, window, rows=7), as_json)
     assert as_csv.getvalue() == to_csv(whole)
     assert as_json.getvalue() == to_json(whole) + "\n"
+
+
+def test_money_in_an_export_reads_in_cents(sample):
+    """At S the scorecard's sums of fees and costs came out as 3335588.3000000003 and the like."""
+    dataset, window = sample
+    rows = list(csv.DictReader(io.StringIO(to_csv(registry.run("scorecard", dataset, window)))))
+    for column in ("referred_fees", "investment_cost"):
+        cells = [row[column] for row in rows if row[column]]
+        assert cells and all(len(cell.partition(".")[2]) <= 2 for cell in cells), column
 
 
 def test_batches_of_an_empty_result_write_its_header_and_an_empty_array(sample):
