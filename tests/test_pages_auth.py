@@ -49,6 +49,8 @@ def editors(state):
 
 
 def stage_bulk(app, referrers, level, reason):
+    app.session_state["tiering_bulk_open"] = True  # the expander a person opens
+    app.run()
     app.multiselect(key="tiering_bulk_ids").set_value(referrers).run()
     app.selectbox(key="tiering_bulk_level").set_value(level).run()
     app.button(key="tiering_bulk_add").click().run()
@@ -120,15 +122,18 @@ def test_the_sidebar_names_the_signed_in_person_and_role(env, state):
 
 # --- viewers: read-only, refused on the server ---------------------------------------------------------
 
-@pytest.mark.parametrize("page, disabled", [
-    (TIERING, ["tiering_bulk_add", "tiering_bulk_all"]),
-    ("views/matrix.py", ["matrix_assign"]),
-    ("views/kpis.py", ["kpi_create"]),
-    ("views/drift.py", ["mix_save"]),
-    ("views/profile.py", ["Save plan"]),
+@pytest.mark.parametrize("page, disabled, expander", [
+    (TIERING, ["tiering_bulk_add", "tiering_bulk_all"], "tiering_bulk_open"),
+    ("views/matrix.py", ["matrix_assign"], None),
+    ("views/kpis.py", ["kpi_create"], None),
+    ("views/drift.py", ["mix_save"], None),
+    ("views/profile.py", ["Save plan"], None),
 ])
-def test_a_viewer_sees_the_page_read_only_and_says_why(env, page, disabled):
+def test_a_viewer_sees_the_page_read_only_and_says_why(env, page, disabled, expander):
     app = app_as(user(VIEWER), page=page)
+    if expander:  # buttons inside an expander are built once it is opened
+        app.session_state[expander] = True
+        app.run()
     assert "Read-only" in texts(app.info) and "viewer" in texts(app.info)
     for name in disabled:  # a button's key or label
         found = [b for b in app.button if name in (b.key, b.label)]

@@ -67,6 +67,9 @@ def test_tiering_page_shows_every_referrer_with_its_levels(env):
     attention = next(d.value for d in app.dataframe if "Level from" in d.value.columns)
     assert list(attention.columns) == ["Referrer", "Level from", "Hours used", "Money used", "Hours",
                                        "Expenses", "Off-menu spend"]
+    assert not [d for d in app.dataframe if "Check" in d.value.columns]  # its expander is closed: not built
+    app.session_state["tiering_every_levelled_open"] = True  # a person opens it
+    app.run()
     full = next(d.value for d in app.dataframe if "Check" in d.value.columns).set_index("Referrer")
     for _, row in attention.iterrows():
         assert full.loc[row["Referrer"], "Check"] in ("under-served", "over-served")
@@ -131,6 +134,9 @@ def test_a_conflicting_save_is_refused_and_the_edit_kept(env, state):
 
 def test_bulk_change_of_a_selection(env, state):
     app = open_page(TIERING, name="Ann")
+    assert not [m for m in app.multiselect if m.key == "tiering_bulk_ids"]  # closed: not built
+    app.session_state["tiering_bulk_open"] = True
+    app.run()
     app.multiselect(key="tiering_bulk_ids").set_value(["R4", "R6"]).run()
     app.selectbox(key="tiering_bulk_level").set_value("Level 1 · Bronze").run()
     app.button(key="tiering_bulk_add").click().run()

@@ -219,16 +219,20 @@ def _stage_bulk() -> None:
     _fresh_editor()
 
 
-with st.expander("Change several referrers at once", expanded=False):
-    st.multiselect("Referrers", options=table["referrer_id"].tolist(), key="tiering_bulk_ids",
-                   format_func=lambda r: f"{names[r]} ({r})", placeholder="Pick referrers", disabled=not editable)
-    pick_left, pick_right = st.columns([3, 2])
-    pick_left.selectbox("New level", programme.labels(), key="tiering_bulk_level", disabled=not editable)
-    pick_right.button(f"Select all {len(ids)} shown", on_click=_select_all_shown, key="tiering_bulk_all",
-                      width="stretch", disabled=not editable)
-    st.button("Add to unsaved changes", on_click=_stage_bulk, key="tiering_bulk_add", type="secondary",
-              disabled=not editable)
-    st.caption("The change joins the unsaved changes below; nothing is saved until you press Save.")
+# Closed, the expanders below are not built: at 20,000 referrers the picker's options and the full
+# service table were a fifth of every rerun of this page.
+bulk = st.expander("Change several referrers at once", key="tiering_bulk_open", on_change="rerun")
+if bulk.open:
+    with bulk:
+        st.multiselect("Referrers", options=table["referrer_id"].tolist(), key="tiering_bulk_ids",
+                       format_func=lambda r: f"{names[r]} ({r})", placeholder="Pick referrers", disabled=not editable)
+        pick_left, pick_right = st.columns([3, 2])
+        pick_left.selectbox("New level", programme.labels(), key="tiering_bulk_level", disabled=not editable)
+        pick_right.button(f"Select all {len(ids)} shown", on_click=_select_all_shown, key="tiering_bulk_all",
+                          width="stretch", disabled=not editable)
+        st.button("Add to unsaved changes", on_click=_stage_bulk, key="tiering_bulk_add", type="secondary",
+                  disabled=not editable)
+        st.caption("The change joins the unsaved changes below; nothing is saved until you press Save.")
 
 
 # --- save ----------------------------------------------------------------------------------------
@@ -396,8 +400,10 @@ else:
             st.caption(none)
         else:
             st.dataframe(_attention_table(rows), hide_index=True, width="stretch", column_config=attention_config)
-    with st.expander(f"Every levelled referrer ({count(len(service))})"):
-        st.dataframe(_service_table(service), hide_index=True, width="stretch", column_config=service_config)
+    every = st.expander(f"Every levelled referrer ({count(len(service))})", key="tiering_every_levelled_open",
+                        on_change="rerun")
+    if every.open:
+        every.dataframe(_service_table(service), hide_index=True, width="stretch", column_config=service_config)
 
 with st.expander("The programme: levels, menus and budgets"):
     for level in programme.levels:
