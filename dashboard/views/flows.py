@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, state
+from dashboard.formatting import count
 from dashboard.settings import SETTINGS
 
 MONEY = f"{SETTINGS.currency} %,.0f"
@@ -98,7 +99,7 @@ else:
     one_way_in = reciprocity[reciprocity["no_return_from_us"].astype(bool)]
     left, right = st.columns(2)
     with left:
-        st.markdown(f"##### We send work, none comes back ({len(one_way_out)})")
+        st.markdown(f"##### We send work, none comes back ({count(len(one_way_out))})")
         if one_way_out.empty:
             st.success("Every referrer we sent work to in this window also sent work to us.")
         else:
@@ -106,7 +107,7 @@ else:
                                       "outbound_won", "last_inbound_on"]],
                          hide_index=True, width="stretch", column_config=columns)
     with right:
-        st.markdown(f"##### They send work, we never send any ({len(one_way_in)})")
+        st.markdown(f"##### They send work, we never send any ({count(len(one_way_in))})")
         if one_way_in.empty:
             st.success("We sent work to every referrer that sent work to us in this window.")
         else:

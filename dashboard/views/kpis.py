@@ -306,10 +306,10 @@ else:
             st.session_state[LOOP_ERROR] = str(error)
             return
         st.session_state.pop(LOOP_ERROR, None)
-        st.session_state[LOOP_FLASH] = f"Recorded {len(marks)} referrer(s) told, as {by}."
+        st.session_state[LOOP_FLASH] = f"Recorded {count(len(marks))} referrer(s) told, as {by}."
         st.session_state[LOOP_GENERATION] += 1
 
-    st.button(f"Record “told on” for {len(ticked)} referral(s)", key="kpis_loop_record", type="primary",
+    st.button(f"Record “told on” for {count(len(ticked))} referral(s)", key="kpis_loop_record", type="primary",
               disabled=ticked.empty or not editable, on_click=_record,
               args=({r: d for r, d in ticked["Told on"].items()},))
     st.caption(f"Longest waiting first. {count(waiting)} referral(s) still to close; the marks are kept "

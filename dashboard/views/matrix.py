@@ -69,7 +69,7 @@ def _figure(frame: pd.DataFrame, y_label: str, x_cut: float, y_cut: float, log_y
         invested = part["investment_cost"].to_numpy(dtype=float, na_value=0.0)
         sizes = 10 + 38 * np.sqrt(np.clip(invested, 0, None) / biggest) if biggest > 0 else np.full(len(part), 12.0)
         fig.add_trace(charts.marker_trace(len(placed))(
-            x=part["potential_score"], y=part["y_value"], mode="markers", name=f"{quadrant} ({len(part)})",
+            x=part["potential_score"], y=part["y_value"], mode="markers", name=f"{quadrant} ({count(len(part))})",
             marker={"size": sizes, "color": colour, "opacity": 0.72, "line": {"width": 1, "color": "white"}},
             # one hover text per bubble and no custom data (a selected bubble is known by its trace and
             # position, _bubble_ids): Streamlit copies and serialises every value on each rerun, 20,000

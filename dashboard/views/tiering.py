@@ -228,7 +228,7 @@ if bulk.open:
                        format_func=lambda r: f"{names[r]} ({r})", placeholder="Pick referrers", disabled=not editable)
         pick_left, pick_right = st.columns([3, 2])
         pick_left.selectbox("New level", programme.labels(), key="tiering_bulk_level", disabled=not editable)
-        pick_right.button(f"Select all {len(ids)} shown", on_click=_select_all_shown, key="tiering_bulk_all",
+        pick_right.button(f"Select all {count(len(ids))} shown", on_click=_select_all_shown, key="tiering_bulk_all",
                           width="stretch", disabled=not editable)
         st.button("Add to unsaved changes", on_click=_stage_bulk, key="tiering_bulk_add", type="secondary",
                   disabled=not editable)
