@@ -35,6 +35,17 @@ def test_flows_page_shows_sankey_balance_and_reciprocity(page, expected):
             f"({int(reciprocity['no_return_from_us'].sum())})") in headings
 
 
+def test_the_table_of_every_referrer_is_built_when_opened(page, expected):
+    reciprocity = expected("reciprocity")
+    # its expander is shut: not built
+    assert not [d for d in page.dataframe if "reciprocity_balance" in d.value.columns]
+    page.session_state["flows_every_referrer_open"] = True  # a person opens it
+    page.run()
+    every = next(d.value for d in page.dataframe if "reciprocity_balance" in d.value.columns)
+    assert every["name"].tolist() == reciprocity["name"].tolist()
+    assert every["reciprocity_balance"].tolist() == reciprocity["reciprocity_balance"].tolist()
+
+
 def test_sankey_by_fees(page):
     page.radio(key="flows_measure").set_value("referred_fees").run()
     assert not page.exception

@@ -114,10 +114,13 @@ else:
             st.dataframe(one_way_in[["name", "referrer_type", "inbound_referrals",
                                      "last_outbound_on"]],
                          hide_index=True, width="stretch", column_config=columns)
-    with st.expander("All referrers with referrals either way"):
-        st.dataframe(reciprocity[["name", "referrer_type", "inbound_referrals", "outbound_referrals",
-                                  "outbound_won", "reciprocity_balance", "last_inbound_on",
-                                  "last_outbound_on"]],
-                     hide_index=True, width="stretch", column_config=columns)
+    # built only when open: at 20,000 referrers the table is most of a rerun's work
+    every = st.expander(f"All referrers with referrals either way ({count(len(reciprocity))})",
+                        key="flows_every_referrer_open", on_change="rerun")
+    if every.open:
+        every.dataframe(reciprocity[["name", "referrer_type", "inbound_referrals", "outbound_referrals",
+                                     "outbound_won", "reciprocity_balance", "last_inbound_on",
+                                     "last_outbound_on"]],
+                        hide_index=True, width="stretch", column_config=columns)
     st.caption("Counts are referrals in the window; the last dates look back over all history up "
                "to the window's end.")
