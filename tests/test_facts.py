@@ -194,13 +194,30 @@ def test_changed_fact_sql_rebuilds_that_fact_and_later_ones_only(data_dir, monke
         facts.fact_versions.cache_clear()
 
 
+@pytest.mark.parametrize("fact, team, day", [
+    ("referral_facts", "to_team", "referred_on"), ("matter_facts", "team", "opened_on"),
+    ("fee_facts", "fact_team", "billed_on"), ("activity_facts", "fact_team", "occurred_on"),
+])
+def test_row_facts_are_stored_by_team_then_date(data_dir, fact, team, day):
+    """A team filter then reads its team's row groups only; within a team the rows keep date order, so a
+    window's edge days still skip the row groups of other days."""
+    rows = open_dataset(data_dir).cursor().sql(f"select {team}, {day} from {fact}").fetchall()
+    teams = [t for t, _ in rows]
+    assert len(set(teams)) > 1
+    assert rows == sorted(rows, key=lambda row: (row[0] is None, row[0] or "", row[1]))
+
+
 def test_decided_referrals_are_the_inbound_decisions_by_decision_day(tmp_path):
     tables = {**TINY, "referrals": [*TINY["referrals"], {**TINY["referrals"][0], "referral_id": "RF15",
                                                          "referred_on": "2025-06-01", "closed_on": None}]}
     dataset = open_dataset(write_dataset(tmp_path / "extracts", tables))
-    rows = dataset.cursor().sql("select referral_id, decided_on::varchar from decided_referrals").fetchall()
+    rows = dataset.cursor().sql("select to_team, referral_id, decided_on::varchar from decided_referrals").fetchall()
     # open (RF3, RF9), outbound (RF10-RF12) and internal (RF13) referrals are not decisions; RF15 has no
     # closed_on, so it was decided the day it was referred
-    assert rows == [("RF8", "2022-03-20"), ("RF4", "2025-01-02"), ("RF1", "2025-01-10"), ("RF2", "2025-04-01"),
-                    ("RF5", "2025-05-10"), ("RF15", "2025-06-01"), ("RF6", "2025-06-07"), ("RF7", "2025-07-20"),
-                    ("RF14", "2025-11-20")]
+    assert sorted((rid, day) for _, rid, day in rows) == sorted([
+        ("RF8", "2022-03-20"), ("RF4", "2025-01-02"), ("RF1", "2025-01-10"), ("RF2", "2025-04-01"),
+        ("RF5", "2025-05-10"), ("RF15", "2025-06-01"), ("RF6", "2025-06-07"), ("RF7", "2025-07-20"),
+        ("RF14", "2025-11-20")])
+    # stored by team, then decision day: a team filter reads its team's row groups, a window its days'
+    assert rows == sorted(rows, key=lambda row: (row[0], row[2], row[1]))
+    assert len({team for team, _, _ in rows}) > 1
