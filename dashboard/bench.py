@@ -111,11 +111,12 @@ def scan_speed(dataset: Dataset) -> Result:
 JOURNEY_PAGES = ("attribution", "ror")
 
 
-def measure_page(data_dir: Path, page: Path, repeat: int, dataset: Dataset | None = None) -> list[Result]:
+def measure_page(data_dir: Path, page: Path, repeat: int, dataset: Dataset | None = None,
+                 filters: dict[str, str] | None = None) -> list[Result]:
     """A page's first render (the app already up on the Overview, the query results forgotten) and a rerun
     straight after it (a widget change that finds its query results cached). With ``dataset``, the
     journeys kept on disk for it are removed before each first render too, and the first render alone is
-    reported."""
+    reported. With ``filters`` (sidebar dimension → one value), the page is opened with them picked."""
     from streamlit.testing.v1 import AppTest
 
     from dashboard import state
@@ -136,6 +137,8 @@ def measure_page(data_dir: Path, page: Path, repeat: int, dataset: Dataset | Non
         attribution.forget()
         if dataset is not None:
             attribution.forget_kept(dataset)
+        for dimension, value in (filters or {}).items():
+            app.session_state[f"filter_{dimension}"] = [value]
         try:
             for times in (first, rerun):
                 started = time.perf_counter()
@@ -151,8 +154,9 @@ def measure_page(data_dir: Path, page: Path, repeat: int, dataset: Dataset | Non
     peak = _peak_rss_mb()
     if dataset is not None:
         return [_result(f"{page.stem} (journeys not kept yet)", "page", first, peak, note)]
-    return [_result(page.stem, "page", first, peak, note), _result(f"{page.stem} (rerun, cached)", "rerun", rerun,
-                                                                      peak, note)]
+    shown = page.stem + "".join(f" ({dimension}: {value})" for dimension, value in (filters or {}).items())
+    return [_result(shown, "page", first, peak, note), _result(f"{shown} (rerun, cached)", "rerun", rerun,
+                                                                  peak, note)]
 
 
 def _result(item: str, kind: str, times: list[float], peak: float, note: str) -> Result:
@@ -218,7 +222,9 @@ def run_bench(data_dir: Path, repeat: int, progress: Callable[[str], None], page
     items = list(query_items())
     page_list = page_files() if pages else []
     unkept = [page for page in page_list if page.stem in JOURNEY_PAGES]
-    total = len(items) + len(page_list) + len(unkept)
+    team = _filter_value(dataset, window, "team") if pages else None
+    filtered = page_list if team else []
+    total = len(items) + len(page_list) + len(unkept) + len(filtered)
     for index, (item, params) in enumerate(items, 1):
         name = item.split("[")[0]
         progress(f"[{index}/{total}] query {item}")
@@ -229,7 +235,17 @@ def run_bench(data_dir: Path, repeat: int, progress: Callable[[str], None], page
     for index, page in enumerate(unkept, len(items) + len(page_list) + 1):
         progress(f"[{index}/{total}] page {page.stem}, its journeys not kept on disk yet")
         results.extend(measure_page(data_dir, page, max(1, min(repeat, 3)), dataset))
+    for index, page in enumerate(filtered, len(items) + len(page_list) + len(unkept) + 1):
+        progress(f"[{index}/{total}] page {page.stem} with the team filter {team}")
+        results.extend(measure_page(data_dir, page, max(1, min(repeat, 3)), filters={"team": team}))
     return results
+
+
+def _filter_value(dataset: Dataset, window, dimension: str) -> str | None:
+    """The first value (alphabetically) the sidebar offers for a filter, or None when there is none."""
+    options = registry.run("filter_options", dataset, window)
+    values = options.loc[options["dimension"] == dimension, "value"].tolist()
+    return values[0] if values else None
 
 
 def format_table(results: list[Result]) -> str:

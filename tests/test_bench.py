@@ -7,6 +7,7 @@ import sys
 
 from dashboard import registry
 from dashboard.cli import main
+from dashboard.window import Filters
 
 
 def test_bench_reports_every_query_and_model(capsys, tiny_dir):
@@ -55,6 +56,28 @@ def test_bench_renders_a_page_first_and_again_with_results_cached(tiny_dir):
     assert (first.item, first.kind, first.note) == ("concentration", "page", "")
     assert (rerun.item, rerun.kind, rerun.note) == ("concentration (rerun, cached)", "rerun", "")
     assert first.runs == rerun.runs == 1 and first.p50_ms > 0 and rerun.p50_ms > 0
+
+
+def test_bench_renders_a_page_with_a_filter_picked(tiny_dir, monkeypatch):
+    from dashboard.bench import PAGES_DIR, _filter_value, measure_page
+    from dashboard.data import open_dataset
+
+    dataset = open_dataset(tiny_dir)
+    team = _filter_value(dataset, registry.default_window(dataset), "team")
+    assert team == min(registry.run("filter_options", dataset).query("dimension == 'team'")["value"])
+    asked = []
+    run = registry.run
+
+    def recorded(name, ds, window=None, filters=None, *rest, **named):
+        asked.append((name, filters))
+        return run(name, ds, window, filters, *rest, **named)
+
+    monkeypatch.setattr(registry, "run", recorded)
+    first, rerun = measure_page(tiny_dir, PAGES_DIR / "concentration.py", repeat=1, filters={"team": team})
+    assert ("concentration", Filters(team=(team,))) in asked  # the page's queries ran with the filter
+    assert (first.item, first.note) == (f"concentration (team: {team})", "")
+    assert rerun.item == f"concentration (team: {team}) (rerun, cached)" and rerun.p50_ms > 0
+    dataset.connection.close()
 
 
 def test_bench_renders_a_journey_page_as_the_first_visit_after_new_data(tmp_path):
