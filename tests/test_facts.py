@@ -197,14 +197,14 @@ def test_changed_fact_sql_rebuilds_that_fact_and_later_ones_only(data_dir, monke
 @pytest.mark.parametrize("fact, team, day", [
     ("referral_facts", "to_team", "referred_on"), ("matter_facts", "team", "opened_on"),
     ("fee_facts", "fact_team", "billed_on"), ("activity_facts", "fact_team", "occurred_on"),
+    ("decided_referrals", "to_team", "decided_on"),
 ])
-def test_row_facts_are_stored_by_team_then_date(data_dir, fact, team, day):
-    """A team filter then reads its team's row groups only; within a team the rows keep date order, so a
-    window's edge days still skip the row groups of other days."""
-    rows = open_dataset(data_dir).cursor().sql(f"select {team}, {day} from {fact}").fetchall()
-    teams = [t for t, _ in rows]
-    assert len(set(teams)) > 1
-    assert rows == sorted(rows, key=lambda row: (row[0] is None, row[0] or "", row[1]))
+def test_row_facts_are_stored_by_team_and_office_then_date(data_dir, fact, team, day):
+    """A team or office filter then reads its row groups only; within a team and office the rows keep date
+    order, so a window's edge days still skip the row groups of other days."""
+    rows = open_dataset(data_dir).cursor().sql(f"select {team}, fact_office, {day} from {fact}").fetchall()
+    assert len({t for t, _, _ in rows}) > 1 and len({o for _, o, _ in rows}) > 1
+    assert rows == sorted(rows, key=lambda row: (row[0] is None, row[0] or "", row[1] is None, row[1] or "", row[2]))
 
 
 def test_decided_referrals_are_the_inbound_decisions_by_decision_day(tmp_path):
@@ -218,6 +218,5 @@ def test_decided_referrals_are_the_inbound_decisions_by_decision_day(tmp_path):
         ("RF8", "2022-03-20"), ("RF4", "2025-01-02"), ("RF1", "2025-01-10"), ("RF2", "2025-04-01"),
         ("RF5", "2025-05-10"), ("RF15", "2025-06-01"), ("RF6", "2025-06-07"), ("RF7", "2025-07-20"),
         ("RF14", "2025-11-20")])
-    # stored by team, then decision day: a team filter reads its team's row groups, a window its days'
-    assert rows == sorted(rows, key=lambda row: (row[0], row[2], row[1]))
-    assert len({team for team, _, _ in rows}) > 1
+    # stored by team (and office: test_row_facts_are_stored_by_team_and_office_then_date), then decision day
+    assert [team for team, _, _ in rows] == sorted(team for team, _, _ in rows)

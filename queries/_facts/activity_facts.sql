@@ -1,8 +1,8 @@
 -- name: activity_facts
 -- purpose: every business development activity with its fee earner's team and office and its
 --          referrer's type and region
--- grain: one row per activity, by its fee earner's team, then occurred_on and activity_id (see
---        referral_facts)
+-- grain: one row per activity, by its fee earner's team and office, then occurred_on and
+--        activity_id (see referral_facts)
 select
     a.*,
     fe.team             as fact_team,
@@ -12,4 +12,4 @@ select
 from activities as a
 left join fee_earners as fe on fe.fee_earner_id = a.fee_earner_id
 left join referrers as r on r.referrer_id = a.referrer_id
-order by fe.team, a.occurred_on, a.activity_id
+order by fe.team, fe.office, a.occurred_on, a.activity_id
