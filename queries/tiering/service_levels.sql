@@ -15,9 +15,13 @@
 -- level's menu than the referrer's level (types on no menu are not judged).
 with
 
-scorecard as (
-    select referrer_id, name, referrer_type, suggested_level
-    from referrer_scorecard($start, $end, $team, $office, $work_type, $referrer_type, $region)
+suggested as (
+    -- the scorecard's suggested level (referrer_levels counts only what its rule reads) for the
+    -- scorecard's referrers, those kept by the filters
+    select r.referrer_id, r.name, r.referrer_type, l.suggested_level
+    from kept_referrers($referrer_type, $region) as r
+    join referrer_levels($start, $end, $team, $office, $work_type, $referrer_type, $region) as l
+        on l.referrer_id = r.referrer_id
 ),
 
 assignments as (
@@ -32,7 +36,7 @@ levelled as (
         s.referrer_type,
         case when a.version is not null then a.assigned_level else s.suggested_level end as level,
         case when a.version is not null then 'assigned' else 'suggested' end           as level_source
-    from scorecard as s
+    from suggested as s
     left join assignments as a on a.referrer_id = s.referrer_id
 ),
 
