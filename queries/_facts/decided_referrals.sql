@@ -3,8 +3,7 @@
 --          (closed_on; referred_on when closed_on is missing), with referral_facts' filter columns:
 --          closing the loop reads the decision days of its window (whole row groups skipped by their
 --          date range) instead of every referral
--- grain: one row per decided inbound referral, by to_team and office (see referral_facts), then
---        decided_on and referral_id
+-- grain: one row per decided inbound referral, by decided_on then referral_id
 select
     referral_id,
     referrer_id,
@@ -22,4 +21,4 @@ select
 from referral_facts
 where direction = 'inbound'
   and status in ('won', 'lost', 'declined')
-order by to_team, fact_office, decided_on, referral_id
+order by decided_on, referral_id
