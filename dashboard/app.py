@@ -10,7 +10,7 @@ import streamlit as st
 # `streamlit run` puts this file's folder, not the project, on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard import auth, errors, state
+from dashboard import auth, errors, heap, state
 
 # Not "pages/": Streamlit treats a pages/ folder beside the entry script as a
 # legacy multipage app and then skips this script (no sidebar) on deep links.
@@ -78,3 +78,4 @@ if problems and navigation.url_path not in ("data", "import", "users"):  # impor
 # a failing page shows a short message with a reference; the traceback goes to the server log
 with errors.friendly_errors(navigation.url_path or "overview"):
     navigation.run()
+heap.freeze_what_is_loaded()  # once per process: see dashboard/heap.py

@@ -32,6 +32,23 @@ def test_opens_on_the_overview_with_headline_figures(app):
     assert app.metric[2].value == "7,550"
 
 
+def test_the_first_run_freezes_what_the_process_has_loaded(app, monkeypatch):
+    """Full collections of the cyclic collector then skip the libraries' objects (dashboard/heap.py)."""
+    import gc
+
+    from dashboard import heap
+
+    gc.unfreeze()  # as a fresh server process: nothing frozen, the first run not yet made
+    monkeypatch.setattr(heap, "_frozen", False)
+    freezes, freeze = [], gc.freeze
+    monkeypatch.setattr(gc, "freeze", lambda: (freezes.append(1), freeze()))
+    app.run()
+    assert not app.exception
+    assert freezes == [1] and gc.get_freeze_count() > 10_000
+    app.run()  # later runs leave it as it is
+    assert freezes == [1]
+
+
 def test_sidebar_window_changes_the_figures_and_the_url(app):
     from datetime import date
 
