@@ -327,3 +327,26 @@ def test_result_frames_keep_integers_with_nulls_dates_and_nullable_booleans():
     assert frame["on"].tolist() == [date(2026, 1, 31), None, date(2025, 12, 1)]
     assert frame["name"].tolist()[::2] == ["a", "c"] and pd.isna(frame["name"][1])
     assert registry.to_frame(table.slice(0, 0))["level"].dtype == "Int64"
+
+
+def test_result_frames_of_several_chunks_and_of_twin_column_names():
+    import pyarrow as pa
+
+    # DuckDB hands back results in chunks; nulls in some of them only
+    chunked = pa.Table.from_batches([
+        pa.record_batch({"n": pa.array([1, None], pa.int32()), "on": pa.array([date(2026, 1, 1), None])}),
+        pa.record_batch({"n": pa.array([3, 4], pa.int32()), "on": pa.array([None, date(2026, 1, 4)])}),
+        pa.record_batch({"n": pa.array([None, 2**31 - 1], pa.int32()), "on": pa.array([None, None], pa.date32())}),
+    ])
+    frame = registry.to_frame(chunked)
+    assert list(frame.columns) == ["n", "on"] and frame.index.equals(pd.RangeIndex(6))
+    assert frame["n"].dtype == "Int64" and frame["n"].tolist() == [1, pd.NA, 3, 4, pd.NA, 2**31 - 1]
+    assert frame["on"].tolist() == [date(2026, 1, 1), None, None, date(2026, 1, 4), None, None]
+    # a select may name two columns alike: both are kept, in order
+    twins = pa.table([pa.array([1, None]), pa.array(["x", "y"]), pa.array([5, 6])], names=["a", "b", "a"])
+    frame = registry.to_frame(twins)
+    assert list(frame.columns) == ["a", "b", "a"]
+    assert frame.iloc[:, 0].tolist() == [1, pd.NA] and frame.iloc[:, 2].tolist() == [5, 6]
+    assert [str(t) for t in frame.dtypes] == ["Int64", str(frame.dtypes.iloc[1]), "Int64"]
+    only_integers = registry.to_frame(pa.table({"k": pa.array([7, 8], pa.int16())}))
+    assert only_integers["k"].tolist() == [7, 8] and len(only_integers) == 2
