@@ -16,7 +16,7 @@ def freeze_what_is_loaded() -> None:
 
     A full collection walks every object it tracks, and one falls into some widget change or other: on
     the Referrer profile at size M a rerun took 120-130 ms, and 300-340 ms when a full collection came
-    in it (150-200 ms each). With the loaded objects frozen the same reruns took at most 151 ms. Reference
+    in it (150-200 ms each). With the loaded objects frozen the same reruns took at most 151-162 ms. Reference
     counting still frees frozen objects; only a reference cycle among them would outlive its use."""
     global _frozen
     with _lock:
