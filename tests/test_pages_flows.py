@@ -58,3 +58,14 @@ def test_referrer_filter_leaves_no_internal_flow(page):
     assert not page.exception
     assert "No internal referral between teams" in page.info[0].value
     assert "Reciprocity: referrals received vs sent per referrer (number)" in _chart_titles(page)
+
+
+def test_a_referrer_never_sent_work_reads_never(page, expected):
+    """In "They send work, we never send any", a referrer we never sent anything to (no last date at
+    all) reads "never", not Streamlit's "None"."""
+    reciprocity = expected("reciprocity")
+    one_way_in = reciprocity[reciprocity["no_return_from_us"].astype(bool)]
+    assert one_way_in["last_outbound_on"].isna().any()  # the sample has such a referrer
+    table = next(d for d in page.dataframe if list(d.value.columns)[-1] == "last_outbound_on"
+                 and "outbound_won" not in d.value.columns)
+    assert table.proto.placeholder == "never"

@@ -59,3 +59,12 @@ def test_referrer_tables_link_to_the_profile(page, expected):
     linked = [df.value for df in page.dataframe if "profile" in df.value.columns]
     assert linked, "no table links to the referrer profile"
     assert linked[0]["profile"].tolist() == [f"profile?referrer={r}" for r in risk["referrer_id"]]
+
+
+def test_a_relationship_never_contacted_reads_never(page, expected):
+    stale = expected("stale_relationships")
+    table = next(d for d in page.dataframe if "months_since_contact" in d.value.columns)
+    assert table.value["contact"].tolist() == stale["contact"].tolist()
+    assert table.proto.placeholder == "never"  # no contact ever recorded: "never", not "None"
+    # elsewhere a missing value (a job title not recorded) reads as a dash
+    assert {d.proto.placeholder for d in page.dataframe if "job_title" in d.value.columns} == {"—"}

@@ -107,7 +107,7 @@ if targets.empty:
                "as a target of 0%. Add targets to the extract to measure drift against them.")
 else:
     st.dataframe(
-        targets, hide_index=True, width="stretch",
+        targets, hide_index=True, width="stretch", placeholder="—",
         column_config={
             "effective_from": st.column_config.DateColumn("Effective from"),
             "effective_to": st.column_config.DateColumn("Until"),

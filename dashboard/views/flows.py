@@ -105,7 +105,7 @@ else:
         else:
             st.dataframe(one_way_out[["name", "referrer_type", "outbound_referrals",
                                       "outbound_won", "last_inbound_on"]],
-                         hide_index=True, width="stretch", column_config=columns)
+                         hide_index=True, width="stretch", column_config=columns, placeholder="never")
     with right:
         st.markdown(f"##### They send work, we never send any ({count(len(one_way_in))})")
         if one_way_in.empty:
@@ -113,7 +113,7 @@ else:
         else:
             st.dataframe(one_way_in[["name", "referrer_type", "inbound_referrals",
                                      "last_outbound_on"]],
-                         hide_index=True, width="stretch", column_config=columns)
+                         hide_index=True, width="stretch", column_config=columns, placeholder="never")
     # built only when open: at 20,000 referrers the table is most of a rerun's work
     every = st.expander(f"All referrers with referrals either way ({count(len(reciprocity))})",
                         key="flows_every_referrer_open", on_change="rerun")
@@ -121,6 +121,6 @@ else:
         every.dataframe(reciprocity[["name", "referrer_type", "inbound_referrals", "outbound_referrals",
                                      "outbound_won", "reciprocity_balance", "last_inbound_on",
                                      "last_outbound_on"]],
-                        hide_index=True, width="stretch", column_config=columns)
+                        hide_index=True, width="stretch", column_config=columns, placeholder="never")
     st.caption("Counts are referrals in the window; the last dates look back over all history up "
-               "to the window's end.")
+               "to the window's end (\"never\": no referral that way before it).")

@@ -57,7 +57,7 @@ else:
     st.dataframe(
         shown[["fee_earner", "team", "contact", "job_title", "referrer", "strength",
                "last_contact_on", "contact_referrals"]],
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", placeholder="—",
         column_config={
             "fee_earner": "Fee earner", "team": "Team", "contact": "Contact",
             "job_title": "Job title", "referrer": "Referrer",
@@ -110,7 +110,7 @@ else:
     st.dataframe(
         stale[["fee_earner", "contact", "referrer", "strength", "last_contact_on",
                "months_since_contact", "referrer_referred_fees"]],
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", placeholder="never",
         column_config={
             "fee_earner": "Fee earner", "contact": "Contact", "referrer": "Referrer",
             "strength": st.column_config.NumberColumn("Strength (1–5)", format="%d"),
@@ -133,7 +133,7 @@ else:
         moved[["contact", "job_title", "from_referrer", "to_referrer", "moved_on",
                "old_firm_referrals", "old_firm_fees", "new_firm_referrals", "new_firm_fees",
                "new_referrer_referrals", "closest_fee_earner", "max_strength"]],
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", placeholder="—",
         column_config={
             "contact": "Contact", "job_title": "Job title", "from_referrer": "Moved from",
             "to_referrer": "Moved to", "moved_on": st.column_config.DateColumn("Moved on"),
