@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,19 @@ def test_every_page_runs_without_exception(app, page):
     app.switch_page(f"views/{page}").run()
     assert not app.exception, f"{page}: {app.exception}"
     assert app.title, f"{page} shows no title"
+
+
+def test_every_table_says_what_a_missing_value_is():
+    """Streamlit writes "None" in a table's empty cells unless told otherwise: every st.dataframe and
+    st.data_editor of the pages gives a placeholder ("—", or "never" for a date that never happened)."""
+    calls = []
+    for page in PAGE_FILES:
+        tree = ast.parse((PROJECT_ROOT / "dashboard" / "views" / page).read_text())
+        calls += [(page, node.lineno, any(k.arg == "placeholder" for k in node.keywords))
+                  for node in ast.walk(tree) if isinstance(node, ast.Call)
+                  and isinstance(node.func, ast.Attribute) and node.func.attr in ("dataframe", "data_editor")]
+    assert len(calls) > 30  # the pages' tables were found
+    assert [(page, line) for page, line, has in calls if not has] == []
 
 
 def test_data_page_shows_counts_and_completeness(app):

@@ -99,7 +99,7 @@ if tab_referrers.open:
             st.plotly_chart(charts.attribution_referrers(ranks, MODEL_LABELS[model]), width="stretch")
             st.dataframe(
                 ranks[["name", "conversions", "value", "rank", "best_rank", "worst_rank", "rank_spread"]],
-                hide_index=True, width="stretch", height=380,
+                hide_index=True, width="stretch", placeholder="—", height=380,
                 column_config={
                     "name": st.column_config.TextColumn("Referrer"),
                     "conversions": st.column_config.NumberColumn("Matters (credit)", format="%,.2f"),
@@ -145,7 +145,7 @@ if tab_paths.open:
         else:
             st.plotly_chart(charts.attribution_paths(paths, limit=min(limit, 20)), width="stretch")
             st.dataframe(
-                paths, hide_index=True, width="stretch",
+                paths, hide_index=True, width="stretch", placeholder="—",
                 column_config={
                     "path": st.column_config.TextColumn("Journey"),
                     "touchpoints": st.column_config.NumberColumn("Contacts", format="%d"),

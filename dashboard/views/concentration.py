@@ -48,7 +48,7 @@ left.caption("Referrers ordered from the smallest to the largest referred fees: 
 right.plotly_chart(charts.stress_test(stress), width="stretch")
 st.dataframe(
     stress[["top_n", "referrers_lost", "fees_lost", "share_lost", "fees_remaining"]],
-    hide_index=True, width="stretch",
+    hide_index=True, width="stretch", placeholder="—",
     column_config={
         "top_n": st.column_config.NumberColumn("Top referrers lost", format="%d"),
         "referrers_lost": "Who",

@@ -16,7 +16,7 @@ if problems:
     st.dataframe(
         pd.DataFrame([{"file": p.file, "column": p.column, "row": p.row, "value": p.value,
                        "problem": p.message} for p in problems]),
-        width="stretch", hide_index=True,
+        width="stretch", hide_index=True, placeholder="—",
     )
     st.stop()
 
@@ -26,7 +26,7 @@ counts = state.query("table_counts")
 st.subheader("Tables")
 st.dataframe(
     counts.rename(columns={"table_name": "table", "first_on": "earliest date", "last_on": "latest date"}),
-    width="stretch", hide_index=True, height=35 * (len(counts) + 1) + 3,
+    width="stretch", hide_index=True, placeholder="—", height=35 * (len(counts) + 1) + 3,
     column_config={"rows": st.column_config.NumberColumn(format="localized")},
 )
 

@@ -84,7 +84,7 @@ else:
     st.dataframe(
         off_target[["name", "referrer_type", "referrals", "off_target_referrals", "off_target_share"]]
         .assign(profile=state.profile_links(off_target["referrer_id"])),
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", placeholder="—",
         column_config={
             "profile": state.PROFILE_COLUMN,
             "name": "Referrer", "referrer_type": "Type",
@@ -141,7 +141,7 @@ with st.expander("Edit the target mix", icon=":material/edit:"):
     st.session_state.setdefault(version_key, store.target_mix_version(day))
     edited = st.data_editor(
         start_from[["work_type", "target_share"]].reset_index(drop=True),
-        num_rows="dynamic" if editable else "fixed", hide_index=True, width="stretch", key=f"mix_editor_{day}",
+        num_rows="dynamic" if editable else "fixed", hide_index=True, width="stretch", placeholder="—", key=f"mix_editor_{day}",
         disabled=not editable,
         column_config={
             "work_type": st.column_config.TextColumn("Work type", required=True),
@@ -175,4 +175,4 @@ with st.expander("Edit the target mix", icon=":material/edit:"):
     if not history.empty:
         st.markdown("**History of saved mixes** (newest first; nothing is overwritten)")
         st.dataframe(history.sort_values(["changed_at", "work_type"], ascending=[False, True]),
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch", placeholder="—")

@@ -48,7 +48,7 @@ else:
             return [colour] * len(row)
 
         st.dataframe(
-            balance.style.apply(_highlight, axis=1), hide_index=True, width="stretch",
+            balance.style.apply(_highlight, axis=1), hide_index=True, width="stretch", placeholder="—",
             column_config={
                 "team": "Team",
                 "given": st.column_config.NumberColumn("Given", format="%,d"),
@@ -63,7 +63,7 @@ else:
 
     st.markdown("##### Flows team to team")
     st.dataframe(
-        flows, hide_index=True, width="stretch",
+        flows, hide_index=True, width="stretch", placeholder="—",
         column_config={
             "from_team": "From team", "to_team": "To team",
             "referrals": st.column_config.NumberColumn("Referrals", format="%,d"),

@@ -35,7 +35,7 @@ if not imports.empty:
             "When (UTC)": imports["changed_at"].dt.strftime("%d %b %Y %H:%M"), "By": imports["changed_by"],
             "Table": imports["table_name"], "File": imports["file_name"], "Into": imports["target"],
             "Accepted": imports["accepted"], "Quarantined": imports["quarantined"],
-        }), hide_index=True, width="stretch")
+        }), hide_index=True, width="stretch", placeholder="—")
 if not state.can_edit("import"):
     st.stop()  # viewers import nothing; the guard refuses an import regardless
 
@@ -165,7 +165,7 @@ if not result.dry_run:
     if own:
         st.error(f"The contract check finds {len(own)} problem(s) in {TABLES[table].file_name}:")
         st.dataframe(pd.DataFrame([{"column": p.column, "row": p.row, "value": p.value, "problem": p.message}
-                                   for p in own]), hide_index=True, width="stretch")
+                                   for p in own]), hide_index=True, width="stretch", placeholder="—")
     elif result.written is not None:
         missing = result.missing_tables()
         st.caption(f"Contract check: {table.replace('_', ' ')} follows the data contract."
@@ -196,7 +196,7 @@ if result.quarantined:
                "Fix them in the source or in the mapping and import again.")
     st.dataframe(pd.DataFrame({"row": [q.row for q in result.quarantined[:500]],
                                "reason": [q.reason for q in result.quarantined[:500]]}),
-                 hide_index=True, width="stretch",
+                 hide_index=True, width="stretch", placeholder="—",
                  column_config={"row": st.column_config.NumberColumn(format="%d", width="small"),
                                 "reason": st.column_config.TextColumn(width="large")})
     st.download_button(f"Download the {len(result.quarantined):,} quarantined rows (CSV)",
@@ -205,7 +205,7 @@ if result.quarantined:
 
 if result.skipped:
     with st.expander(f"Skipped rows ({len(result.skipped):,})"):
-        st.dataframe(pd.DataFrame(result.skipped, columns=["row", "why"]), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(result.skipped, columns=["row", "why"]), hide_index=True, width="stretch", placeholder="—")
 
 st.subheader("Preview of the accepted rows")
 preview = result.preview(20)
@@ -213,7 +213,7 @@ if preview.empty:
     st.info("No accepted rows.")
 else:
     money = st.column_config.NumberColumn(format=f"{SETTINGS.currency} %,.2f")
-    st.dataframe(preview, hide_index=True, width="stretch",
+    st.dataframe(preview, hide_index=True, width="stretch", placeholder="—",
                  column_config={c: money for c in MONEY_COLUMNS if c in preview.columns}
                  | {"hours": st.column_config.NumberColumn(format="%.2f h")})
     st.caption("The first 20 accepted rows as they are written: dates as dates, amounts in the "

@@ -79,7 +79,7 @@ else:
             "Deadline": table["deadline"], "Forecast at deadline": _values(table, "forecast"),
             "Owner": table["owner"], "Scope": table["scope"], "Why": table["rag_reason"],
         }).set_axis(table["kpi_id"].tolist()),
-        width="stretch",
+        width="stretch", placeholder="—",
         column_config={
             "_index": st.column_config.TextColumn("ID"),
             "KPI": st.column_config.TextColumn(width="large"),
@@ -166,7 +166,7 @@ else:
                 "Version": history["version"], "By": history["changed_by"], "Status": history["status"],
                 "Target": history["target"], "Deadline": history["deadline"], "Owner": history["owner"],
                 "Reason": history["reason"],
-            }), hide_index=True, width="stretch")
+            }), hide_index=True, width="stretch", placeholder="—")
 
 # --- define a KPI -----------------------------------------------------------------------------------------
 st.subheader("Define a KPI")
@@ -279,7 +279,7 @@ else:
         "Estimated value": to_close["estimated_value"],
     }).set_axis(to_close["referral_id"].tolist())
     edited = st.data_editor(
-        shown, key=editor_key, width="stretch", num_rows="fixed",
+        shown, key=editor_key, width="stretch", placeholder="—", num_rows="fixed",
         disabled=[c for c in shown.columns if c not in ("Told", "Told on")] if editable else True,
         column_config={
             "_index": st.column_config.TextColumn("Referral"),

@@ -222,7 +222,7 @@ if selection:
         "Referred fees": chosen["referred_fees"],
         "Suggested": [programme.label(v, missing="No level") for v in chosen["suggested_level"]],
         "Assigned": [programme.label(v) for v in chosen["assigned_level"]],
-    }), hide_index=True, width="stretch",
+    }), hide_index=True, width="stretch", placeholder="—",
         column_config={"Referred fees": st.column_config.NumberColumn(format=f"{currency} %,.0f")})
 else:
     st.caption("Nothing selected: drag a box or lasso round bubbles in the chart, or pick referrers by name.")
@@ -265,7 +265,7 @@ else:
         "Suggested": [programme.label(v, missing="No level") for v in prune["suggested_level"]],
         "Assigned": [programme.label(v) for v in prune["assigned_level"]],
         "Profile": state.profile_links(prune["referrer_id"]),
-    }), hide_index=True, width="stretch", column_config={
+    }), hide_index=True, width="stretch", placeholder="—", column_config={
         "Profile": state.PROFILE_COLUMN,
         "Hours": st.column_config.NumberColumn("Hours (window)", format="%,.1f"),
         "Investment": st.column_config.NumberColumn(f"Investment ({currency})", format="%,.0f",

@@ -69,7 +69,7 @@ for order, label in enumerate(labels, start=1):
                         for lv, src in zip(rows["level"], rows["level_source"], strict=True)],
         )[["profile", "name", "referrer_type", "partner", "level_text", "referrals", "referred_fees",
            "open_steps", "overdue_steps", "next_due_on", "plan_changed_at"]],
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", placeholder="—",
         column_config={
             "profile": st.column_config.LinkColumn("Profile", display_text=r"profile\?referrer=(.*)",
                                                    help="open the referrer's profile and plan"),
@@ -94,7 +94,7 @@ else:
     st.dataframe(
         mine.assign(profile=[f"profile?referrer={r}" for r in mine["referrer_id"]])[
             ["profile", "referrer", "action", "owner", "due_on", "days_overdue", "stage"]],
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", placeholder="—",
         column_config={
             "profile": st.column_config.LinkColumn("Profile", display_text=r"profile\?referrer=(.*)"),
             "referrer": "Referrer", "action": "Next step", "owner": "Owner",

@@ -188,7 +188,7 @@ if tab_plan.open:
                 "Done": pd.Series([s.done for s in plan.steps], dtype="bool"),
             })
             edited_steps = st.data_editor(
-                steps, key=f"{key}_steps", num_rows="fixed" if locked else "dynamic", hide_index=True, width="stretch",
+                steps, key=f"{key}_steps", num_rows="fixed" if locked else "dynamic", hide_index=True, width="stretch", placeholder="—",
                 disabled=True if locked else ["Step"],
                 column_config={
                     "Step": st.column_config.NumberColumn("No.", width="small", help="numbered when saved"),
@@ -275,7 +275,7 @@ if tab_plan.open:
                     "By": history["changed_by"],
                     "Stage": [stage_label(s) for s in history["stage"]],
                     "What changed": history["changes"],
-                }), hide_index=True, width="stretch")
+                }), hide_index=True, width="stretch", placeholder="—")
 
 # --- referral pattern ----------------------------------------------------------------------------------
 if tab_pattern.open:
@@ -328,7 +328,7 @@ if tab_pattern.open:
                 "Days since previous": referrals["days_since_previous"], "Contact": referrals["contact"],
                 "Our fee earner": referrals["fee_earner"], "Referrer told on": referrals["told_on"],
             }),
-            hide_index=True, width="stretch",
+            hide_index=True, width="stretch", placeholder="—",
             column_config={"Estimated value": money_column,
                            "Days since previous": st.column_config.NumberColumn(help="inbound referrals only")},
         )
@@ -355,7 +355,7 @@ if tab_people.open:
                     "Last contact": who_knows["last_contact_on"],
                     "Referrals by the contact": who_knows["contact_referrals"],
                 }),
-                hide_index=True, width="stretch",
+                hide_index=True, width="stretch", placeholder="—",
                 column_config={"Strength": st.column_config.ProgressColumn(
                     min_value=0, max_value=5, format="%d / 5", help="1 acquaintance … 5 close, trusted")},
             )
@@ -392,7 +392,7 @@ if tab_activities.open:
                     "Fee earner": activities["fee_earner"], "Contact": activities["contact"],
                     "Hours": activities["hours"], "Expense": activities["expense"], "Cost": activities["cost"],
                 }),
-                hide_index=True, width="stretch",
+                hide_index=True, width="stretch", placeholder="—",
                 column_config={"Hours": st.column_config.NumberColumn(format="%,.1f"), "Expense": money_column,
                                "Cost": money_column},
             )
@@ -420,7 +420,7 @@ if tab_levels.open:
                 "From": [programme.label(v) for v in levels_history["previous_level"]],
                 "To": [programme.label(v) for v in levels_history["level"]],
                 "By": levels_history["changed_by"], "Reason": levels_history["reason"],
-            }), hide_index=True, width="stretch")
+            }), hide_index=True, width="stretch", placeholder="—")
             st.caption("Every level the board saved for this referrer, newest first.")
 
 # --- attribution and reciprocity -------------------------------------------------------------------------

@@ -76,7 +76,7 @@ else:
     st.dataframe(
         risk[["name", "referred_fees", "fee_share", "risk", "key_fee_earner", "fee_earners_who_know",
               "relationship_count", "max_strength"]].assign(profile=state.profile_links(risk["referrer_id"])),
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", placeholder="—",
         column_config={
             "profile": state.PROFILE_COLUMN,
             "name": "Referrer",

@@ -87,7 +87,7 @@ active = referrers[(referrers["investment_cost"] != 0) | (referrers["referred_fe
 st.dataframe(
     active[["name", "referrer_type", "investment_cost", "referred_fees", "direct_ror",
             "attributed_value", "attributed_ror"]].assign(profile=state.profile_links(active["referrer_id"])),
-    hide_index=True, width="stretch", height=380,
+    hide_index=True, width="stretch", placeholder="—", height=380,
     column_config={
         "profile": state.PROFILE_COLUMN,
         "name": st.column_config.TextColumn("Referrer", width="medium"),
@@ -113,7 +113,7 @@ if types.empty:
 else:
     st.plotly_chart(charts.ror_activity_types(types), width="stretch")
     st.dataframe(
-        types, hide_index=True, width="stretch",
+        types, hide_index=True, width="stretch", placeholder="—",
         column_config={
             "activity_type": st.column_config.TextColumn("Activity"),
             "activities": st.column_config.NumberColumn("Activities", format="%,d"),
@@ -141,7 +141,7 @@ else:
     st.plotly_chart(charts.referrer_lifetime(lifetime, limit=10), width="stretch")
     st.dataframe(
         lifetime[["name", "clients_brought_in", "referred_fees", "lifetime_fees", "other_work_fees"]],
-        hide_index=True, width="stretch", height=320,
+        hide_index=True, width="stretch", placeholder="—", height=320,
         column_config={
             "name": st.column_config.TextColumn("Referrer"),
             "clients_brought_in": st.column_config.NumberColumn("Clients introduced", format="%,d"),

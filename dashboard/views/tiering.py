@@ -181,7 +181,7 @@ else:
     st.data_editor(
         view,
         key=editor_key,
-        width="stretch",
+        width="stretch", placeholder="—",
         height=min(36 * len(view) + 40, 560),
         num_rows="fixed",
         disabled=[c for c in view.columns if c != "Assigned"] if editable else True,
@@ -290,7 +290,7 @@ else:
              "Suggested": _suggested(suggested.get(rid))}
             for rid, change in pending.items()
         ]),
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", placeholder="—",
     )
     if "tiering_reason_input" not in st.session_state:
         st.session_state["tiering_reason_input"] = st.session_state.get(REASON, "")
@@ -330,7 +330,7 @@ else:
             "Reason": history["reason"],
             "Version": history["version"],
         }),
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", placeholder="—",
     )
 st.caption(f"Every saved change, newest first; nothing is ever overwritten. Kept in "
            f"`{state.edit_store().display_url}`.")
@@ -399,11 +399,11 @@ else:
         if rows.empty:
             st.caption(none)
         else:
-            st.dataframe(_attention_table(rows), hide_index=True, width="stretch", column_config=attention_config)
+            st.dataframe(_attention_table(rows), hide_index=True, width="stretch", placeholder="—", column_config=attention_config)
     every = st.expander(f"Every levelled referrer ({count(len(service))})", key="tiering_every_levelled_open",
                         on_change="rerun")
     if every.open:
-        every.dataframe(_service_table(service), hide_index=True, width="stretch", column_config=service_config)
+        every.dataframe(_service_table(service), hide_index=True, width="stretch", placeholder="—", column_config=service_config)
 
 with st.expander("The programme: levels, menus and budgets"):
     for level in programme.levels:

@@ -66,7 +66,7 @@ versions = {} if roles.empty else dict(zip(roles["email"], roles["version"].asty
 tiles = st.columns(3)
 for tile, role in zip(tiles, ("admin", "editor", "viewer")):
     tile.metric(f"{role.capitalize()}s listed", count((people["Role"] == role).sum()))
-st.dataframe(people, hide_index=True, width="stretch",
+st.dataframe(people, hide_index=True, width="stretch", placeholder="—",
              column_config={"Version": st.column_config.NumberColumn(format="%d", width="small")})
 st.caption("Admins from configuration are changed in secrets.toml, not here. Anyone else who signs in and "
            "is not listed is a viewer.")
@@ -119,5 +119,5 @@ else:
         "When (UTC)": history["changed_at"].dt.strftime("%d %b %Y %H:%M:%S"),
         "E-mail": history["email"], "Role": history["role"], "By": history["changed_by"],
         "Reason": history["reason"], "Version": history["version"],
-    }), hide_index=True, width="stretch")
+    }), hide_index=True, width="stretch", placeholder="—")
     st.caption("Every role change, newest first; nothing is ever overwritten.")
