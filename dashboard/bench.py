@@ -39,8 +39,21 @@ class Result:
     note: str = ""
 
 
+# The process's peak over the whole run. Resetting VmHWM for each item also resets what the kernel reports
+# for the process when it ends (getrusage's ru_maxrss, `/usr/bin/time`'s "maximum resident set size"):
+# that is the peak since the last item began, so the run keeps its own.
+_run_peak_mb = 0.0
+
+
+def run_peak_mb() -> float:
+    """The process's peak resident memory since it started, across the per-item resets."""
+    return max(_run_peak_mb, _peak_rss_mb())
+
+
 def _reset_peak_rss() -> None:
-    """Linux: writing 5 to clear_refs resets the process's peak RSS (VmHWM)."""
+    """Linux: writing 5 to clear_refs resets the process's peak RSS (VmHWM); the peak so far is kept first."""
+    global _run_peak_mb
+    _run_peak_mb = run_peak_mb()
     try:
         with open("/proc/self/clear_refs", "w") as handle:
             handle.write("5")
@@ -242,6 +255,8 @@ def run_bench(data_dir: Path, repeat: int, progress: Callable[[str], None], page
     for index, page in enumerate(filtered, len(items) + len(page_list) + len(unkept) + 1):
         progress(f"[{index}/{total}] page {page.stem} with the team filter {team}")
         results.extend(measure_page(data_dir, page, max(1, min(repeat, 3)), filters={"team": team}))
+    results.append(Result("whole run: the benchmark process's peak memory", "setup", float("nan"), float("nan"),
+                          run_peak_mb(), 1))
     return results
 
 

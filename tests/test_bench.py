@@ -25,6 +25,28 @@ def test_bench_reports_every_query_and_model(capsys, tiny_dir):
     # a failing item is reported in its note rather than stopping the run; valid data has none
     errors = {r["item"]: r["note"] for r in results if r["note"].startswith("error")}
     assert errors == {}
+    # the last row is the whole run's peak, at least every item's
+    whole = results[-1]
+    assert whole["item"] == "whole run: the benchmark process's peak memory"
+    assert whole["peak_rss_mb"] >= max(r["peak_rss_mb"] for r in results[:-1])
+
+
+def test_the_whole_run_peak_outlives_the_resets_for_each_item():
+    """Each item resets the kernel's peak (VmHWM), which also resets what the kernel reports when the
+    process ends; the run keeps its own."""
+    from dashboard import bench
+
+    def resident_mb() -> float:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
+
+    bench._reset_peak_rss()
+    before = resident_mb()
+    block = bytearray(b"\x01") * (300 << 20)  # 300 MB written, so resident
+    del block
+    bench._reset_peak_rss()  # the next item: the kernel's peak falls back to what is in use now
+    assert bench._peak_rss_mb() < before + 100
+    assert bench.run_peak_mb() >= before + 250
 
 
 def test_bench_times_opening_the_data_and_says_whether_facts_were_built(capsys, tmp_path):
