@@ -925,7 +925,8 @@ def _journey_paths(touches: Touches, channel: str, referrer_id: str) -> pd.DataF
     for step in range(1, int(touches.position.max()) + 1 if len(touches) else 1):
         at = touches.position == step
         journey = touches.journey[at]
-        longer, number = np.unique(path[journey] * width + touches.channel[at] + 1, return_inverse=True)
+        # counted, not sorted: the numbers so far times the channels are few (at size L 0.8 -> 0.5 s)
+        number, longer = _factorize(path[journey] * width + touches.channel[at] + 1, known * width)
         path[journey] = known + number
         parent.append(longer // width)
         last.append(longer % width - 1)
