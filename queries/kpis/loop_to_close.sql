@@ -34,17 +34,30 @@ marks as (
 ),
 
 waiting as (
-    -- ordered and cut before the names are looked up: at 10 million referrals hundreds of thousands
-    -- wait, and a page lists the first few hundred
     select
         d.*,
-        coalesce(m.version, 0)          as mark_version,
-        count(*) over ()                as waiting
+        coalesce(m.version, 0)          as mark_version
     from decided as d
     left join marks as m on m.referral_id = d.referral_id
     where m.told_on is null
-    order by d.decided_on, d.referral_id
-    limit (case when $limit > 0 then $limit end)
+),
+
+waiting_count as (
+    select count(*) as waiting
+    from waiting
+),
+
+first_waiting as (
+    -- all of them (ordered once, at the end), or the longest waiting cut before the names are looked
+    -- up: at 10 million referrals hundreds of thousands wait, and a page lists the first few hundred
+    select *
+    from waiting
+    where $limit <= 0
+    union all
+    (select *
+     from waiting
+     order by decided_on, referral_id
+     limit greatest($limit, 0))
 )
 
 select
@@ -61,8 +74,9 @@ select
     $end::date - w.decided_on           as days_waiting,
     w.estimated_value,
     w.mark_version,
-    w.waiting
-from waiting as w
+    n.waiting
+from first_waiting as w
+cross join waiting_count as n
 left join referrers as r on r.referrer_id = w.referrer_id
 left join contacts as c on c.contact_id = w.contact_id
 left join fee_earners as fe on fe.fee_earner_id = w.fee_earner_id
