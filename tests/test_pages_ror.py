@@ -112,8 +112,15 @@ def test_scatter_with_break_even_line_and_switches(page):
 
 
 def test_model_picker(page):
+    page.radio(key="ror_basis").set_value("attributed").run()
+    page.toggle(key="ror_log").set_value(False).run()
+    alpha = {"linear": 400.0, "first_touch": 800.0}  # R1's attributed value under each model
+    assert _attributed_value(page, "Alpha LLP") == alpha["linear"]
     page.selectbox(key="ror_model").set_value("first_touch").run()
     assert not page.exception
+    # the scatter is kept per query result: another model's result draws its own
+    assert _attributed_value(page, "Alpha LLP") == alpha["first_touch"]
+    assert title(charts(page)[0]) == "Investment vs attributed value (first touch) per referrer (GBP)"
     # test_ror_referrers_model_parameter: R1 800, R2 0, R4 1200
     assert tiles(page)["Attributed value"] == "GBP 2,000"
     assert tiles(page)["Attributed ROR"] == "1.8×"
@@ -168,3 +175,23 @@ def test_without_investment_or_return_the_page_says_what_to_do(monkeypatch, tmp_
     app = open_page(monkeypatch, empty, window=None)
     assert tiles(app)["Invested"] == "GBP 0"
     assert "add activities" in app.info[0].value
+
+
+def _attributed_value(page, name: str) -> float:
+    """A referrer's dot's height in the scatter (its attributed value on the attributed basis)."""
+    for trace in traces(charts(page)[0]).values():
+        if name in (trace.get("text") or []):
+            return values(trace, "y")[trace["text"].index(name)]
+    raise AssertionError(f"{name} is not in the scatter")
+
+
+def test_the_scatter_follows_the_filters(page):
+    """The scatter is kept per query result (state.result_key): a sidebar filter draws the filtered one,
+    not the figure kept for the same switches without it."""
+    page.toggle(key="ror_log").set_value(False).run()
+    everyone = {name for trace in traces(charts(page)[0]).values() for name in trace.get("text") or []}
+    assert everyone == {"Alpha LLP", "Beta Bank", "Gamma Accountants", "Delta Architects"}
+    page.session_state["filter_referrer_type"] = ["bank"]
+    page.run()
+    banks = {name for trace in traces(charts(page)[0]).values() for name in trace.get("text") or []}
+    assert banks == {"Beta Bank"}

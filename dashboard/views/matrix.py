@@ -58,8 +58,11 @@ def _bubble_ids(frame: pd.DataFrame) -> list[list[str]]:
 # bubble per referrer is 20,000 of them in a pooled network, and building them took half of such a rerun.
 # Streamlit copies a figure before sending it, so sessions can share one.
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _figure(frame: pd.DataFrame, y_label: str, x_cut: float, y_cut: float, log_y: bool) -> go.Figure:
-    """Bubble chart: x potential score, y the chosen value, bubble area ∝ investment cost."""
+def _figure(result: tuple, _frame: pd.DataFrame, y_label: str, x_cut: float, y_cut: float,
+            log_y: bool) -> go.Figure:
+    """Bubble chart: x potential score, y the chosen value, bubble area ∝ investment cost. ``result``:
+    the key of ``_frame`` (state.result_key), which Streamlit hashes in its place."""
+    frame = _frame
     placed = _placed(frame)
     biggest = float(placed["investment_cost"].max()) if len(placed) else 0.0
     fig = go.Figure()
@@ -135,7 +138,8 @@ _keep("matrix_log", False)
 log_y = controls[3].toggle("Log scale", key="matrix_log")
 _remember("matrix_y", "matrix_x_cut", y_key, "matrix_log")
 
-frame = state.query("prioritisation", {"y": y, "x_cut": x_cut, "y_cut": y_cut})
+matrix_params = {"y": y, "x_cut": x_cut, "y_cut": y_cut}
+frame = state.query("prioritisation", matrix_params)
 quadrant_counts = frame["quadrant"].value_counts()
 tiles = st.columns(5)
 for tile, quadrant in zip(tiles, QUADRANTS):
@@ -146,7 +150,8 @@ tiles[4].metric("Prune candidates", count(headline["prune_candidates"]),
                      "not Level 4")
 
 chart_key = f"matrix_chart_{st.session_state[GENERATION]}"
-event = st.plotly_chart(_figure(frame, y_label, x_cut, y_cut, log_y), key=chart_key, on_select="rerun",
+event = st.plotly_chart(_figure(state.result_key("prioritisation", matrix_params), frame, y_label, x_cut, y_cut,
+                                log_y), key=chart_key, on_select="rerun",
                         selection_mode=("points", "box", "lasso"), width="stretch")
 unplaced = frame["y_value"].isna().sum()
 st.caption(

@@ -10,6 +10,15 @@ from dashboard.settings import SETTINGS
 CUR = SETTINGS.currency
 MONEY = f"{CUR} %,.0f"
 
+
+# Kept, not redrawn, on a rerun that changes nothing it shows (another table's sort, a tab): one dot per
+# referrer is 20,000 of them in a pooled network, and building the figure was a third of such a rerun.
+# Streamlit copies a figure before sending it, so sessions can share one (as the matrix's).
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _scatter(result: tuple, _referrers, basis: str, log_axes: bool, return_label: str):
+    """``result``: the key of ``_referrers`` (state.result_key), which Streamlit hashes in its place."""
+    return charts.ror_scatter(_referrers, basis, log_axes, return_label)
+
 st.title("Return on relationships")
 st.caption(state.context_caption())
 st.markdown(
@@ -75,7 +84,8 @@ st.caption(
 st.subheader("Investment against return, per referrer")
 referrers = state.query("ror_referrers", params)
 return_label = "Referred fees" if basis == "direct" else f"Attributed value ({MODEL_LABELS[model]})"
-st.plotly_chart(charts.ror_scatter(referrers, basis, log_axes, return_label), width="stretch")
+st.plotly_chart(_scatter(state.result_key("ror_referrers", params), referrers, basis, log_axes, return_label),
+                width="stretch")
 st.caption(
     "Each dot is a referrer: across, what we invested in the window; up, what it returned "
     "(direct: fees billed in the window on the matters it referred; attributed: its model credit "
