@@ -40,7 +40,10 @@ half_life = float(controls[2].number_input(
 st.caption(f"**{MODEL_LABELS[model]}**: {MODEL_RULES[model]}")
 
 params = {"lookback_days": lookback, "half_life_days": half_life}
-summary = state.query("attribution_summary", {"lookback_days": lookback}).iloc[0]
+# shown after half a second only (Streamlit's delay): a view's journeys take a second or two to read the
+# first time at millions of referrals, and nothing else on the page can be drawn before them
+with st.spinner("Reading this view's journeys: every new matter's contacts before it…"):
+    summary = state.query("attribution_summary", {"lookback_days": lookback}).iloc[0]
 tiles = st.columns(4)
 tiles[0].metric("New matters", count(summary["conversions"]),
                 help="matters opened in the window (the conversions), for the filters")
@@ -78,7 +81,8 @@ if tab_models.open:
                            key="attribution_measure",
                            format_func={"conversions": "New matters",
                                         "value": f"Fees ({SETTINGS.currency})"}.get)
-        comparison = state.query("attribution_comparison", params)
+        with st.spinner("Crediting the contacts under each of the ten models…"):
+            comparison = state.query("attribution_comparison", params)
         st.plotly_chart(charts.attribution_models(comparison, measure, model, MODEL_LABELS), width="stretch")
         st.caption(
             "Each bar is one model's credit to a channel. A matter counts once in every model, split over "
@@ -92,7 +96,8 @@ if tab_models.open:
 if tab_referrers.open:
     with tab_referrers:
         st.subheader(f"Referrers under the {MODEL_LABELS[model]} model")
-        ranks = state.query("attribution_referrer_ranks", {"model": model, **params})
+        with st.spinner("Ranking the referrers under each of the ten models…"):
+            ranks = state.query("attribution_referrer_ranks", {"model": model, **params})
         if ranks.empty:
             st.info("No journey in this window has a referral contact with a named referrer.")
         else:

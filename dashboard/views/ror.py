@@ -49,7 +49,10 @@ st.caption(f"**{MODEL_LABELS[model]}**: {MODEL_RULES[model]} Attributed values u
            "look-back and a 30-day half-life, the Attribution page's defaults.")
 
 params = {"model": model}
-summary = state.query("ror_summary", params).iloc[0]
+# shown after half a second only: the attributed return reads the view's attribution journeys, a second
+# or two the first time at millions of referrals
+with st.spinner("Working out what each referrer returns, directly and through attribution…"):
+    summary = state.query("ror_summary", params).iloc[0]
 direct = st.columns(3)
 direct[0].metric("Invested", money_short(summary["investment_cost"]),
                  help="Σ hours × the fee earner's cost rate + Σ expenses, activities in the window")
