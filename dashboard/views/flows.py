@@ -97,23 +97,21 @@ else:
     }
     one_way_out = reciprocity[reciprocity["no_return_from_them"].astype(bool)]
     one_way_in = reciprocity[reciprocity["no_return_from_us"].astype(bool)]
-    left, right = st.columns(2)
-    with left:
-        st.markdown(f"##### We send work, none comes back ({count(len(one_way_out))})")
-        if one_way_out.empty:
-            st.success("Every referrer we sent work to in this window also sent work to us.")
-        else:
-            st.dataframe(one_way_out[["name", "referrer_type", "outbound_referrals",
-                                      "outbound_won", "last_inbound_on"]],
-                         hide_index=True, width="stretch", column_config=columns, placeholder="never")
-    with right:
-        st.markdown(f"##### They send work, we never send any ({count(len(one_way_in))})")
-        if one_way_in.empty:
-            st.success("We sent work to every referrer that sent work to us in this window.")
-        else:
-            st.dataframe(one_way_in[["name", "referrer_type", "inbound_referrals",
-                                     "last_outbound_on"]],
-                         hide_index=True, width="stretch", column_config=columns, placeholder="never")
+    # one above the other: side by side at 1280 px each hid its last column ("never" included)
+    st.markdown(f"##### We send work, none comes back ({count(len(one_way_out))})")
+    if one_way_out.empty:
+        st.success("Every referrer we sent work to in this window also sent work to us.")
+    else:
+        st.dataframe(one_way_out[["name", "referrer_type", "outbound_referrals",
+                                  "outbound_won", "last_inbound_on"]],
+                     hide_index=True, width="stretch", column_config=columns, placeholder="never")
+    st.markdown(f"##### They send work, we never send any ({count(len(one_way_in))})")
+    if one_way_in.empty:
+        st.success("We sent work to every referrer that sent work to us in this window.")
+    else:
+        st.dataframe(one_way_in[["name", "referrer_type", "inbound_referrals",
+                                 "last_outbound_on"]],
+                     hide_index=True, width="stretch", column_config=columns, placeholder="never")
     # built only when open: at 20,000 referrers the table is most of a rerun's work
     every = st.expander(f"All referrers with referrals either way ({count(len(reciprocity))})",
                         key="flows_every_referrer_open", on_change="rerun")
