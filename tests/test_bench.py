@@ -102,27 +102,24 @@ def test_bench_renders_a_page_with_a_filter_picked(tiny_dir, monkeypatch):
     dataset.connection.close()
 
 
-def test_bench_renders_a_journey_page_as_the_first_visit_after_new_data(tmp_path):
+def test_bench_keeps_the_default_views_journeys_as_the_app_does_before_its_pages(tmp_path):
     from dashboard import attribution
-    from dashboard.bench import JOURNEY_PAGES, PAGES_DIR, measure_page
+    from dashboard.bench import keep_journeys
     from dashboard.data import open_dataset
     from tests.conftest import TINY
     from tests.fixtures import write_dataset
 
-    data_dir = write_dataset(tmp_path / "data", TINY)
-    dataset = open_dataset(data_dir)
-    window = registry.default_window(dataset)
-    values = {"start": window.start, "end": window.end}
-    attribution.journeys(dataset, values)
+    dataset = open_dataset(write_dataset(tmp_path / "data", TINY))
+    assert not attribution.default_view_kept(dataset)
+    said = []
+    built = keep_journeys(dataset, said.append)
+    assert (built.item, built.kind) == ("keep the default view's journeys", "setup")
+    assert built.note.startswith("built") and built.p50_ms > 0
     attribution.kept_written()
-    kept = attribution._store_folder(dataset, "journeys", values)
-    (kept / "marker").touch()
-    assert "attribution" in JOURNEY_PAGES
-    [first] = measure_page(data_dir, PAGES_DIR / "attribution.py", repeat=1, dataset=dataset)
-    assert (first.item, first.kind, first.note) == ("attribution (journeys not kept yet)", "page", "")
-    assert first.p50_ms > 0
-    attribution.kept_written()
-    assert kept.is_dir() and not (kept / "marker").exists()  # removed before the render, written again by it
+    assert attribution.default_view_kept(dataset)
+    read = keep_journeys(dataset, said.append)
+    assert read.note.startswith("kept already")
+    assert said[0].endswith("keeping them on disk") and said[1].endswith("kept already")
     dataset.connection.close()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import numpy as np
 import pytest
@@ -181,10 +182,17 @@ def test_in_a_real_browser(journeys_dir):
             browser.close()
 
 
-def test_the_app_keeps_the_default_views_journeys_on_disk_when_it_first_opens_new_data(monkeypatch, tmp_path):
-    from dashboard import attribution, state
+def test_the_app_keeps_the_default_views_journeys_on_disk_before_its_first_page_on_new_data(monkeypatch, tmp_path):
+    from dashboard import attribution
     from dashboard.data import open_dataset
 
+    keep = attribution.keep_default_view
+
+    def slow_keep(dataset):  # as at 10 million referrals: a page drawn meanwhile would not find them
+        time.sleep(1)
+        keep(dataset)
+
+    monkeypatch.setattr(attribution, "keep_default_view", slow_keep)
     data_dir = write_dataset(tmp_path / "data", PAGE_JOURNEYS)
     dataset = open_dataset(data_dir)
     assert not attribution.default_view_kept(dataset)
@@ -192,7 +200,23 @@ def test_the_app_keeps_the_default_views_journeys_on_disk_when_it_first_opens_ne
     app = AppTest.from_file(APP, default_timeout=60)
     app.run()  # the Overview: no page here reads the journeys
     assert not app.exception
-    for thread in state.journey_threads:
-        thread.join(timeout=60)
     assert attribution.default_view_kept(dataset)
     dataset.connection.close()
+
+
+def test_a_failure_to_keep_the_journeys_is_logged_and_the_pages_still_draw(monkeypatch, tmp_path, caplog):
+    from dashboard import attribution
+
+    def broken(dataset):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(attribution, "keep_default_view", broken)
+    data_dir = write_dataset(tmp_path / "data", PAGE_JOURNEYS)
+    monkeypatch.setenv("REFPORT_DATA", str(data_dir))
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    assert not app.exception
+    assert "keeping the default view's journeys failed" in caplog.text
+    app.switch_page("views/attribution.py").run()  # builds the journeys itself
+    assert not app.exception
+    assert app.get("plotly_chart")
