@@ -106,6 +106,11 @@ def locked_connection(data_dir: Path, *also: Path) -> duckdb.DuckDBPyConnection:
     # order matters: allowed_directories cannot be set once external access is off
     con.execute("set allowed_directories = $dirs", {"dirs": [str(d) + os.sep for d in (data_dir, *also)]})
     con.execute("set enable_external_access = false")
+    # a query scans several Parquet files (facts, monthly tallies), and without this each scan reads and
+    # parses their footers again: at 10 million referrals scorecard 165 -> 150 ms, concentration 38 ->
+    # 32 ms (2-3% at 100,000). Global, so that every cursor has it; a new version of the data gets a new
+    # connection, so no footer outlives its file.
+    con.execute("set global parquet_metadata_cache = true")
     con.execute("set lock_configuration = true")
     return con
 

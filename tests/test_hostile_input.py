@@ -296,9 +296,11 @@ def test_the_engine_configuration_cannot_be_changed(engine):
         cursor.close()
     settings = dict(dataset.cursor().sql(
         "select name, value from duckdb_settings() where name in ('enable_external_access', "
-        "'lock_configuration', 'autoinstall_known_extensions', 'autoload_known_extensions')").fetchall())
+        "'lock_configuration', 'autoinstall_known_extensions', 'autoload_known_extensions', "
+        "'parquet_metadata_cache')").fetchall())
     assert settings == {"enable_external_access": "false", "lock_configuration": "true",
-                        "autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+                        "autoinstall_known_extensions": "false", "autoload_known_extensions": "false",
+                        "parquet_metadata_cache": "true"}
     # and it still reads its own data
     assert dataset.cursor().sql("select count(*) from referrals").fetchall() == [(len(TINY["referrals"]),)]
 
