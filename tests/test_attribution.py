@@ -736,6 +736,9 @@ def test_journey_fee_rows(ds):
     touches = attribution.journeys(ds, {"start": WINDOW.start, "end": WINDOW.end})
     assert touches.conversion_value.tolist() == [50.0, 200.0, 800.0, 1000.0, 0.0, 300.0, 0.0, 700.0,
                                                  90.0, 100.0]
+    # with a filter the fee rows still cover the window's range; the kept conversion gets its own
+    property_only = attribution.journeys(ds, {"start": WINDOW.start, "end": WINDOW.end, "team": ["property"]})
+    assert property_only.conversion_value.tolist() == [300.0]
 
 
 def test_journey_code_names(ds):
