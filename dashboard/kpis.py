@@ -462,7 +462,7 @@ def _context(dataset: Dataset, values: dict[str, object]) -> tuple[pd.DataFrame,
 def _plain(frame) -> pd.DataFrame:
     """Store frames (Arrow-backed) as plain Python values: dates as dates, numbers as floats, NA as None."""
     if hasattr(frame, "to_pandas"):
-        frame = frame.to_pandas()
+        frame = frame.to_pandas(types_mapper=pd.ArrowDtype)
     rows = [{k: (None if _missing(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
     for row in rows:
         for column in ("start_on", "deadline", "baseline_on", "final_on"):

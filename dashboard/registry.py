@@ -23,6 +23,7 @@ query's cursor; a query run without them sees the store empty.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
@@ -225,17 +226,18 @@ def _ensure_macros(dataset: Dataset) -> None:
             dataset._macros_ready = True  # type: ignore[attr-defined]
 
 
-def _side_table_names(sql: str) -> list[str]:
+@functools.lru_cache(maxsize=512)
+def _side_table_names(sql: str) -> tuple[str, ...]:
     from dashboard import store
 
-    return [name for name in store.QUERY_TABLES if re.search(rf"\b{name}\b", sql)]
+    return tuple(name for name in store.QUERY_TABLES if re.search(rf"\b{name}\b", sql))
 
 
 def side_tables(name: str) -> list[str]:
     """The store/programme tables (``dashboard.store.QUERY_TABLES``) a named query reads (a SQL query's
     from its text, a Python query's from its ``reads``)."""
     query = get(name)
-    return list(query.reads) if query.function is not None else _side_table_names(query.sql)
+    return list(query.reads if query.function is not None else _side_table_names(query.sql))
 
 
 def _side_tables(sql: str, given: dict[str, object] | None) -> dict[str, object]:

@@ -93,7 +93,7 @@ def problems() -> list[Problem]:
 @st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
 def _run(fingerprint: str, name: str, window: Window, filters: Filters,
          params: tuple[tuple[str, object], ...], side: tuple | None = None) -> pd.DataFrame:
-    tables = edits.tables_at(side[0]) if side else None
+    tables = edits.tables_at(side[0], side[1]) if side else None
     return registry.run(name, dataset(), window, filters, dict(params), extra_tables=tables)
 
 

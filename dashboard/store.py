@@ -1546,21 +1546,35 @@ _EMPTY_CURRENT = {
 REVISION_ZERO = (0, 0, 0, 0, 0)
 
 
-def query_tables(store: Store | None = None, programme=None) -> dict[str, pd.DataFrame]:
+def query_tables(store: Store | None = None, programme=None) -> dict[str, pa.Table]:
     """The small tables named queries may read besides the data: the store's current views
-    (empty without a store) and the programme levels (dashboard/levels.py)."""
+    (empty without a store) and the programme levels (dashboard/levels.py), as Arrow tables (DuckDB
+    registers them without a copy; immutable, so the ones without a store are shared)."""
     from dashboard import levels
 
     programme = programme or levels.load()
+    if store is None:
+        with _tables_lock:
+            if _default_tables and _default_tables[0] is programme:
+                return _default_tables[1]
     tables = store.current_tables() if store is not None else {
         name: _arrow([], schema) for name, schema in _EMPTY_CURRENT.items()
     }
     tables["plan_stages"] = _arrow([{"stage": key, "stage_order": order, "stage_label": label}
                                     for order, (key, label) in enumerate(STAGES, start=1)], _STAGES)
-    frames = {name: table.to_pandas(types_mapper=pd.ArrowDtype) for name, table in tables.items()}
-    frames["programme_levels"] = programme.levels_frame()
-    frames["programme_menu"] = programme.menu_frame()
-    return frames
+    tables["programme_levels"] = pa.Table.from_pandas(programme.levels_frame(), preserve_index=False)
+    tables["programme_menu"] = pa.Table.from_pandas(programme.menu_frame(), preserve_index=False)
+    if store is None:
+        with _tables_lock:
+            _default_tables[:] = [programme, tables]
+    return tables
+
+
+# Every named query that reads these tables asks for them (a few milliseconds each time: the store's
+# rows read and converted): kept, the ones without a store per programme, a store's per revision.
+_tables_lock = threading.Lock()
+_default_tables: list = []  # [programme, tables]
+_store_tables: dict[str, tuple[tuple, dict[str, pa.Table]]] = {}  # URL -> ((revision, programme), tables)
 
 
 def _missing_file(url: str) -> bool:
@@ -1570,10 +1584,27 @@ def _missing_file(url: str) -> bool:
         and not Path(database).exists()
 
 
-def tables_at(url: str) -> dict[str, pd.DataFrame]:
+def tables_at(url: str, revision: tuple[int, ...] | None = None) -> dict[str, pa.Table]:
     """:func:`query_tables` for the store at a URL, without creating a SQLite file that is not there
-    (reading a query must not write beside read-only data)."""
-    return query_tables(None if _missing_file(url) else shared_store(url))
+    (reading a query must not write beside read-only data). Kept per URL for its latest revision
+    (``revision``: the store's, read by the caller before; read here when not given)."""
+    from dashboard import levels
+
+    if _missing_file(url):
+        return query_tables(None)
+    store = shared_store(url)
+    programme = levels.load()
+    key = (tuple(store.revision() if revision is None else revision), programme)
+    with _tables_lock:
+        kept = _store_tables.get(url)
+    if kept is not None and kept[0][0] == key[0] and kept[0][1] is programme:
+        return kept[1]
+    # read after the revision: an edit in between gives newer tables for the older revision, which
+    # the next call's revision replaces
+    tables = query_tables(store, programme)
+    with _tables_lock:
+        _store_tables[url] = (key, tables)
+    return tables
 
 
 def revision_at(url: str) -> tuple[int, ...]:

@@ -302,10 +302,27 @@ def test_revision_changes_with_every_save(store):
     assert store.revision() == (1, 1, 0, 0, 0)
 
 
+def test_the_tables_for_queries_are_kept_per_revision_and_an_edit_is_seen_at_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'edits.db'}"
+    store_module.open_store(url).save("R1", 4, "Ann", "top", 0)
+    first = store_module.tables_at(url)
+    assert store_module.tables_at(url) is first  # nothing saved since: the same tables, not read again
+    other = store_module.open_store(url)  # another process's store on the same file
+    other.save("R1", 2, "Ben", "moved", 1)
+    other.save("R2", 3, "Ben", "new", 0)
+    after = store_module.tables_at(url)
+    assert after is not first
+    current = after["tier_assignments_current"].to_pandas().set_index("referrer_id")["assigned_level"]
+    assert current.to_dict() == {"R1": 2, "R2": 3}
+    # a caller that read the revision before an edit gets tables at least as new as that revision
+    assert store_module.tables_at(url, store_module.revision_at(url)) is after
+    assert store_module.query_tables(None) is store_module.query_tables(None)  # no store: shared
+
+
 def test_reading_a_store_that_does_not_exist_creates_nothing(tmp_path):
     path = tmp_path / "nothing-here.db"
     tables = store_module.tables_at(f"sqlite:///{path}")
-    assert tables["tier_assignments_current"].empty and store_module.revision_at(f"sqlite:///{path}") == store_module.REVISION_ZERO
+    assert tables["tier_assignments_current"].num_rows == 0 and store_module.revision_at(f"sqlite:///{path}") == store_module.REVISION_ZERO
     assert not path.exists()
 
 
