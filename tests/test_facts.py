@@ -217,3 +217,41 @@ def test_decided_referrals_are_the_inbound_decisions_by_decision_day(tmp_path):
     assert rows == [("RF8", "2022-03-20"), ("RF4", "2025-01-02"), ("RF1", "2025-01-10"), ("RF2", "2025-04-01"),
                     ("RF5", "2025-05-10"), ("RF15", "2025-06-01"), ("RF6", "2025-06-07"), ("RF7", "2025-07-20"),
                     ("RF14", "2025-11-20")]
+
+
+def test_a_fact_is_written_in_its_own_row_groups_and_a_new_size_is_a_new_version(tmp_path, monkeypatch):
+    import shutil
+
+    import duckdb
+
+    from dashboard.data import SAMPLE_DIR
+
+    monkeypatch.delenv("REFPORT_CACHE", raising=False)
+    data_dir = tmp_path / "sample"
+    shutil.copytree(SAMPLE_DIR, data_dir, ignore=shutil.ignore_patterns("*.refport-*"))
+    before = facts.fact_versions()
+    # DuckDB writes whole vectors of 2,048 rows: the sample's 2,816 journey rows make two groups of this
+    monkeypatch.setitem(facts.ROW_GROUP_SIZES, "journey_facts", 2048)
+    facts.fact_versions.cache_clear()
+    try:
+        after = facts.fact_versions()
+        # journey_facts and the facts after it (which may read it) are built again; those before are not
+        at = facts.FACT_NAMES.index("journey_facts")
+        assert all(after[name] == before[name] for name in facts.FACT_NAMES[:at])
+        assert all(after[name] != before[name] for name in facts.FACT_NAMES[at:])
+        dataset = open_dataset(data_dir)
+        folder = facts.facts_dir_if_built(data_dir, dataset.fingerprint)
+        con = duckdb.connect()
+        groups = {}
+        for name in ("journey_facts", "journey_fees"):
+            groups[name] = con.execute("select count(distinct row_group_id), max(row_group_num_rows) "
+                                       "from parquet_metadata($file)",
+                                       {"file": str(facts.fact_file(folder, name))}).fetchall()[0]
+        rows = dataset.cursor().sql("select count(*) from journey_facts").fetchall()[0][0]
+        assert rows > 2048 and groups["journey_facts"] == (-(-rows // 2048), 2048)
+        fee_rows = dataset.cursor().sql("select count(*) from journey_fees").fetchall()[0][0]
+        assert groups["journey_fees"] == (1, fee_rows)  # the usual size: one group for so few rows
+        dataset.connection.close()
+    finally:
+        monkeypatch.undo()
+        facts.fact_versions.cache_clear()  # the real sizes' versions for the tests after this one
