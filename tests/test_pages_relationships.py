@@ -68,3 +68,21 @@ def test_a_relationship_never_contacted_reads_never(page, expected):
     assert table.proto.placeholder == "never"  # no contact ever recorded: "never", not "None"
     # elsewhere a missing value (a job title not recorded) reads as a dash
     assert {d.proto.placeholder for d in page.dataframe if "job_title" in d.value.columns} == {"—"}
+
+
+def test_the_referrer_choices_follow_the_filters(page, expected):
+    """The choices are kept per query result (state.result_key): a sidebar filter offers the filtered
+    network's referrers, not those kept for the network without it."""
+    network = expected("relationship_network")
+    everyone = page.selectbox(key="who_referrer").options
+    assert len(everyone) == network["referrer_id"].nunique()
+    kind = network["referrer_id"].map(
+        dict(zip(expected("scorecard")["referrer_id"], expected("scorecard")["referrer_type"], strict=True)))
+    chosen_type = kind.value_counts().index[-1]  # the rarest type among them
+    page.session_state["filter_referrer_type"] = [chosen_type]
+    page.run()
+    assert not page.exception
+    names = dict(zip(network["referrer_id"], network["referrer"], strict=False))
+    offered = page.selectbox(key="who_referrer").options
+    assert sorted(offered) == sorted(names[r] for r in set(network.loc[kind == chosen_type, "referrer_id"]))
+    assert len(offered) < len(everyone)
