@@ -143,7 +143,7 @@ def drift_mix_quarter(frame: pd.DataFrame, quarter: str) -> go.Figure:
                          textposition="outside",
                          hovertemplate="%{y}: actual %{x:.1%}<extra></extra>"))
     fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.15})
-    fig.update_xaxes(title_text="Share of new inbound work (%)", tickformat=".0%")
+    fig.update_xaxes(title_text="Share of new work (%)", tickformat=".0%")  # short: the chart is half a page wide
     fig.update_yaxes(automargin=True)
     return _layout(fig, f"Actual vs target mix of new work, {quarter} (%)",
                    height=max(340, 44 * len(rows) + 140))

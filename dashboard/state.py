@@ -250,8 +250,9 @@ def context_caption() -> str:
     return f"Window {window.label()} · {current_filters().describe()}"
 
 
+# wide enough for "Open profile" (the grid sizes a link column by its URL, and "small" clipped it)
 PROFILE_COLUMN = st.column_config.LinkColumn(
-    "Profile", display_text="Open profile", width="small",
+    "Profile", display_text="Open profile", width=110,
     help="The referrer's profile and plan (opens in a new tab)",
 )
 

@@ -66,6 +66,17 @@ def test_a_referrer_never_sent_work_reads_never(page, expected):
     reciprocity = expected("reciprocity")
     one_way_in = reciprocity[reciprocity["no_return_from_us"].astype(bool)]
     assert one_way_in["last_outbound_on"].isna().any()  # the sample has such a referrer
-    table = next(d for d in page.dataframe if list(d.value.columns)[-1] == "last_outbound_on"
+    table = next(d for d in page.dataframe if "last_outbound_on" in d.value.columns
                  and "outbound_won" not in d.value.columns)
     assert table.proto.placeholder == "never"
+
+
+def test_the_one_way_lists_link_each_referrer_to_its_profile(page, expected):
+    """Names alone do not tell apart two referrers of the same name; the profile link does."""
+    reciprocity = expected("reciprocity")
+    lists = {("outbound_won" in d.value.columns): d.value for d in page.dataframe
+             if "profile" in d.value.columns and "reciprocity_balance" not in d.value.columns}
+    out = reciprocity[reciprocity["no_return_from_them"].astype(bool)]
+    into = reciprocity[reciprocity["no_return_from_us"].astype(bool)]
+    assert lists[True]["profile"].tolist() == [f"profile?referrer={r}" for r in out["referrer_id"]]
+    assert lists[False]["profile"].tolist() == [f"profile?referrer={r}" for r in into["referrer_id"]]

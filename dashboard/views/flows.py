@@ -89,11 +89,14 @@ else:
         "name": "Referrer", "referrer_type": "Type",
         "inbound_referrals": st.column_config.NumberColumn("Received from them", format="%,d"),
         "outbound_referrals": st.column_config.NumberColumn("Sent to them", format="%,d"),
-        "outbound_won": st.column_config.NumberColumn("Sent and taken on", format="%,d"),
+        # short, so the lists' six columns fit 1280 px
+        "outbound_won": st.column_config.NumberColumn(
+            "Taken on", format="%,d", help="Of the referrals we sent them in the window, those they took on"),
         "reciprocity_balance": st.column_config.NumberColumn("Balance (received − sent)",
                                                              format="%+d"),
         "last_inbound_on": st.column_config.DateColumn("Last received"),
         "last_outbound_on": st.column_config.DateColumn("Last sent"),
+        "profile": state.PROFILE_COLUMN,
     }
     one_way_out = reciprocity[reciprocity["no_return_from_them"].astype(bool)]
     one_way_in = reciprocity[reciprocity["no_return_from_us"].astype(bool)]
@@ -102,15 +105,16 @@ else:
     if one_way_out.empty:
         st.success("Every referrer we sent work to in this window also sent work to us.")
     else:
-        st.dataframe(one_way_out[["name", "referrer_type", "outbound_referrals",
-                                  "outbound_won", "last_inbound_on"]],
+        # the profile tells apart referrers of the same name, and is where a plan for them is made
+        st.dataframe(one_way_out[["name", "referrer_type", "outbound_referrals", "outbound_won",
+                                  "last_inbound_on"]].assign(profile=state.profile_links(one_way_out["referrer_id"])),
                      hide_index=True, width="stretch", column_config=columns, placeholder="never")
     st.markdown(f"##### They send work, we never send any ({count(len(one_way_in))})")
     if one_way_in.empty:
         st.success("We sent work to every referrer that sent work to us in this window.")
     else:
-        st.dataframe(one_way_in[["name", "referrer_type", "inbound_referrals",
-                                 "last_outbound_on"]],
+        st.dataframe(one_way_in[["name", "referrer_type", "inbound_referrals", "last_outbound_on"]]
+                     .assign(profile=state.profile_links(one_way_in["referrer_id"])),
                      hide_index=True, width="stretch", column_config=columns, placeholder="never")
     # built only when open: at 20,000 referrers the table is most of a rerun's work
     every = st.expander(f"All referrers with referrals either way ({count(len(reciprocity))})",
