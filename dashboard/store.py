@@ -1554,9 +1554,11 @@ def query_tables(store: Store | None = None, programme=None) -> dict[str, pa.Tab
 
     programme = programme or levels.load()
     if store is None:
-        with _tables_lock:
-            if _default_tables and _default_tables[0] is programme:
-                return _default_tables[1]
+        return _kept_tables(None, REVISION_ZERO, programme, lambda: _tables(None, programme))
+    return _tables(store, programme)
+
+
+def _tables(store: Store | None, programme) -> dict[str, pa.Table]:
     tables = store.current_tables() if store is not None else {
         name: _arrow([], schema) for name, schema in _EMPTY_CURRENT.items()
     }
@@ -1564,17 +1566,25 @@ def query_tables(store: Store | None = None, programme=None) -> dict[str, pa.Tab
                                     for order, (key, label) in enumerate(STAGES, start=1)], _STAGES)
     tables["programme_levels"] = pa.Table.from_pandas(programme.levels_frame(), preserve_index=False)
     tables["programme_menu"] = pa.Table.from_pandas(programme.menu_frame(), preserve_index=False)
-    if store is None:
-        with _tables_lock:
-            _default_tables[:] = [programme, tables]
     return tables
 
 
 # Every named query that reads these tables asks for them (a few milliseconds each time: the store's
-# rows read and converted): kept, the ones without a store per programme, a store's per revision.
+# rows read and converted): kept per store URL (None: no store) for its latest revision and programme.
 _tables_lock = threading.Lock()
-_default_tables: list = []  # [programme, tables]
-_store_tables: dict[str, tuple[tuple, dict[str, pa.Table]]] = {}  # URL -> ((revision, programme), tables)
+_kept: dict[str | None, tuple[tuple[int, ...], object, dict[str, pa.Table]]] = {}
+
+
+def _kept_tables(url: str | None, revision: tuple[int, ...], programme,
+                 build: Callable[[], dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    with _tables_lock:
+        kept = _kept.get(url)
+    if kept is not None and kept[0] == revision and kept[1] is programme:
+        return kept[2]
+    tables = build()
+    with _tables_lock:
+        _kept[url] = (revision, programme, tables)
+    return tables
 
 
 def _missing_file(url: str) -> bool:
@@ -1594,17 +1604,10 @@ def tables_at(url: str, revision: tuple[int, ...] | None = None) -> dict[str, pa
         return query_tables(None)
     store = shared_store(url)
     programme = levels.load()
-    key = (tuple(store.revision() if revision is None else revision), programme)
-    with _tables_lock:
-        kept = _store_tables.get(url)
-    if kept is not None and kept[0][0] == key[0] and kept[0][1] is programme:
-        return kept[1]
-    # read after the revision: an edit in between gives newer tables for the older revision, which
-    # the next call's revision replaces
-    tables = query_tables(store, programme)
-    with _tables_lock:
-        _store_tables[url] = (key, tables)
-    return tables
+    # the tables are read after the revision: an edit in between gives newer tables for the older
+    # revision, which the next call's revision replaces
+    return _kept_tables(url, tuple(store.revision() if revision is None else revision), programme,
+                        lambda: _tables(store, programme))
 
 
 def revision_at(url: str) -> tuple[int, ...]:
