@@ -98,24 +98,22 @@ else:
         "last_outbound_on": st.column_config.DateColumn("Last sent"),
         "profile": state.PROFILE_COLUMN,
     }
-    one_way_out = reciprocity[reciprocity["no_return_from_them"].astype(bool)]
-    one_way_in = reciprocity[reciprocity["no_return_from_us"].astype(bool)]
     # one above the other: side by side at 1280 px each hid its last column ("never" included)
-    st.markdown(f"##### We send work, none comes back ({count(len(one_way_out))})")
-    if one_way_out.empty:
-        st.success("Every referrer we sent work to in this window also sent work to us.")
-    else:
-        # the profile tells apart referrers of the same name, and is where a plan for them is made
-        st.dataframe(one_way_out[["name", "referrer_type", "outbound_referrals", "outbound_won",
-                                  "last_inbound_on"]].assign(profile=state.profile_links(one_way_out["referrer_id"])),
-                     hide_index=True, width="stretch", column_config=columns, placeholder="never")
-    st.markdown(f"##### They send work, we never send any ({count(len(one_way_in))})")
-    if one_way_in.empty:
-        st.success("We sent work to every referrer that sent work to us in this window.")
-    else:
-        st.dataframe(one_way_in[["name", "referrer_type", "inbound_referrals", "last_outbound_on"]]
-                     .assign(profile=state.profile_links(one_way_in["referrer_id"])),
-                     hide_index=True, width="stretch", column_config=columns, placeholder="never")
+    def one_way(title: str, rows, shown: list[str], none_text: str) -> None:
+        st.markdown(f"##### {title} ({count(len(rows))})")
+        if rows.empty:
+            st.success(none_text)
+        else:
+            # the profile tells apart referrers of the same name, and is where a plan for them is made
+            st.dataframe(rows[shown].assign(profile=state.profile_links(rows["referrer_id"])),
+                         hide_index=True, width="stretch", column_config=columns, placeholder="never")
+
+    one_way("We send work, none comes back", reciprocity[reciprocity["no_return_from_them"].astype(bool)],
+            ["name", "referrer_type", "outbound_referrals", "outbound_won", "last_inbound_on"],
+            "Every referrer we sent work to in this window also sent work to us.")
+    one_way("They send work, we never send any", reciprocity[reciprocity["no_return_from_us"].astype(bool)],
+            ["name", "referrer_type", "inbound_referrals", "last_outbound_on"],
+            "We sent work to every referrer that sent work to us in this window.")
     # built only when open: at 20,000 referrers the table is most of a rerun's work
     every = st.expander(f"All referrers with referrals either way ({count(len(reciprocity))})",
                         key="flows_every_referrer_open", on_change="rerun")
