@@ -64,7 +64,7 @@ for order, label in enumerate(labels, start=1):
     st.markdown(f"**{order} · {label}** ({count(len(rows))})")
     st.dataframe(
         rows.assign(
-            profile=[f"profile?referrer={r}" for r in rows["referrer_id"]],
+            profile=state.profile_links(rows["referrer_id"]),
             level_text=[f"{programme.label(lv, missing='No level')} ({src})"
                         for lv, src in zip(rows["level"], rows["level_source"], strict=True)],
         )[["profile", "name", "referrer_type", "partner", "level_text", "referrals", "referred_fees",
@@ -92,7 +92,7 @@ if mine.empty:
                "their profiles.")
 else:
     st.dataframe(
-        mine.assign(profile=[f"profile?referrer={r}" for r in mine["referrer_id"]])[
+        mine.assign(profile=state.profile_links(mine["referrer_id"]))[
             ["profile", "referrer", "action", "owner", "due_on", "days_overdue", "stage"]],
         hide_index=True, width="stretch", placeholder="—",
         column_config={
