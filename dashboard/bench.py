@@ -188,16 +188,17 @@ def open_data(data_dir: Path, progress: Callable[[str], None]) -> tuple[Dataset,
 
 
 def keep_journeys(dataset: Dataset, progress: Callable[[str], None]) -> Result:
-    """Keep the default view's attribution journeys on disk, as the app does before its first page on a
-    new version of the data (state.dataset)."""
+    """Keep the default view's attribution journeys and model comparison on disk, as the app does before
+    its first page on a new version of the data (state.dataset)."""
     kept = attribution.default_view_kept(dataset)
-    progress("the default view's attribution journeys" + (": kept already" if kept else ", keeping them on disk"))
+    progress("the default view's attribution journeys and model comparison"
+             + (": kept already" if kept else ", keeping them on disk"))
     _reset_peak_rss()
     started = time.perf_counter()
     attribution.keep_default_view(dataset)
     elapsed = (time.perf_counter() - started) * 1000
     note = "kept already for this data: read" if kept else "built and kept (once per version of the data)"
-    return Result("keep the default view's journeys", "setup", elapsed, elapsed, _peak_rss_mb(), 1, note)
+    return Result("keep the default view's journeys and comparison", "setup", elapsed, elapsed, _peak_rss_mb(), 1, note)
 
 
 def app_start(data_dir: Path, timeout: float = 60) -> Result:

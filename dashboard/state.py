@@ -48,10 +48,11 @@ _journeys_lock = threading.Lock()
 
 def _prepare_journeys(opened: Dataset) -> None:
     """The first time this process uses a version of the data, before any page is drawn: keep the
-    default view's attribution journeys on disk if they are not kept yet (attribution.keep_default_view;
-    once per version of the data and of the code that builds them, as its facts; 1.3-2.2 s at 10
-    million referrals), so that no visit to Attribution or Return on relationships waits for them
-    (about 2.5-3.5 s at that size instead of 1.3 s). Sessions opening meanwhile wait for it."""
+    default view's attribution journeys and the ten models' comparison on them on disk if they are not
+    kept yet (attribution.keep_default_view; once per version of the data and of the code that builds
+    them, as its facts; 2-3 s at 10 million referrals), so that no visit to Attribution or Return on
+    relationships waits for them (Attribution's first render about 0.2 s at that size instead of 1.4 s;
+    2.5-3.5 s before the journeys were kept). Sessions opening meanwhile wait for it."""
     key = (str(opened.data_dir), opened.fingerprint)
     if key in _journeys_prepared:
         return

@@ -842,6 +842,36 @@ def test_the_default_views_journeys_are_kept_on_disk_and_read_back_the_same(fres
                                   attribution.paths(built, built_others, "", "", 50))
 
 
+def test_the_default_views_model_comparison_is_kept_on_disk_and_read_instead_of_worked_out(
+        fresh_journeys_ds, monkeypatch):
+    ds, values = fresh_journeys_ds, _default_view(fresh_journeys_ds)
+    query_values = {**values, "half_life_days": 30.0}
+    assert not attribution.default_view_kept(ds)
+    attribution.keep_default_view(ds)
+    assert attribution.default_view_kept(ds) and attribution._comparison_folder(ds, query_values).is_dir()
+    touches, others = attribution.both_journeys(ds, values)
+    worked_out = attribution.comparison(touches, 30.0, others)
+    assert len(worked_out) > 0
+
+    def no_models(*args, **kwargs):
+        raise AssertionError("the kept comparison was not read")
+
+    monkeypatch.setattr(attribution, "comparison", no_models)
+    attribution.forget()
+    pd.testing.assert_frame_equal(attribution.attribution_comparison(ds, query_values), worked_out)
+
+
+@pytest.mark.parametrize("change", [{"half_life_days": 10.0}, {"team": ["corporate"]}, {"lookback_days": 30}])
+def test_a_model_comparison_other_than_the_default_views_is_worked_out_and_not_kept(fresh_journeys_ds, change):
+    ds = fresh_journeys_ds
+    values = {**_default_view(ds), "half_life_days": 30.0, **change}
+    assert attribution._comparison_folder(ds, values) is None
+    touches, others = attribution.both_journeys(ds, values)
+    pd.testing.assert_frame_equal(attribution.attribution_comparison(ds, values),
+                                  attribution.comparison(touches, values["half_life_days"], others))
+    assert not attribution._comparison_folder(ds, {**_default_view(ds), "half_life_days": 30.0}).exists()
+
+
 @pytest.mark.parametrize("change", [{"team": ["corporate"]}, {"lookback_days": 30},
                                     {"start": date(2025, 3, 1)}])
 def test_only_the_default_view_is_kept_on_disk(fresh_journeys_ds, change):

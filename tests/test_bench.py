@@ -113,7 +113,7 @@ def test_bench_keeps_the_default_views_journeys_as_the_app_does_before_its_pages
     assert not attribution.default_view_kept(dataset)
     said = []
     built = keep_journeys(dataset, said.append)
-    assert (built.item, built.kind) == ("keep the default view's journeys", "setup")
+    assert (built.item, built.kind) == ("keep the default view's journeys and comparison", "setup")
     assert built.note.startswith("built") and built.p50_ms > 0
     attribution.kept_written()
     assert attribution.default_view_kept(dataset)
