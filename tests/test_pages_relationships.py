@@ -86,3 +86,20 @@ def test_the_referrer_choices_follow_the_filters(page, expected):
     offered = page.selectbox(key="who_referrer").options
     assert sorted(offered) == sorted(names[r] for r in set(network.loc[kind == chosen_type, "referrer_id"]))
     assert len(offered) < len(everyone)
+
+
+def _pinned(table) -> list[str]:
+    """The columns a table keeps pinned on the left when the others scroll sideways."""
+    config = json.loads(table.proto.columns)
+    return sorted(name for name, column in config.items() if column.get("pinned"))
+
+
+def test_wide_tables_keep_who_they_are_about_pinned_while_the_rest_scroll(page):
+    """At 1280 px the key-person and moved-contact tables scroll sideways: the referrer with its profile
+    link, and the contact, stay in view."""
+    risk = next(d for d in page.dataframe if "key_fee_earner" in d.value.columns)
+    assert _pinned(risk) == ["name", "profile"] and list(risk.value.columns[:2]) == ["name", "profile"]
+    stale = next(d for d in page.dataframe if "months_since_contact" in d.value.columns)
+    assert _pinned(stale) == ["contact", "fee_earner"]
+    moved = next(d for d in page.dataframe if "moved_on" in d.value.columns)
+    assert _pinned(moved) == ["contact"]

@@ -84,18 +84,22 @@ if risk.empty:
     st.success("Every referrer with referred fees in this window is known by at least two of our "
                "people, with at least one tie stronger than 2.")
 else:
+    # nine columns do not fit 1280 px: the referrer and its profile link stay pinned on the left while
+    # the rest scroll
     st.dataframe(
-        risk[["name", "referred_fees", "fee_share", "risk", "key_fee_earner", "fee_earners_who_know",
-              "relationship_count", "max_strength"]].assign(profile=state.profile_links(risk["referrer_id"])),
+        risk[["name"]].assign(profile=state.profile_links(risk["referrer_id"])).join(
+            risk[["referred_fees", "fee_share", "risk", "key_fee_earner", "fee_earners_who_know",
+                  "relationship_count", "max_strength"]]),
         hide_index=True, width="stretch", placeholder="—",
         column_config={
-            "profile": state.PROFILE_COLUMN,
-            "name": "Referrer",
+            "profile": {**state.PROFILE_COLUMN, "pinned": True},
+            "name": st.column_config.TextColumn("Referrer", pinned=True),
             "referred_fees": st.column_config.NumberColumn(
                 f"Referred fees ({SETTINGS.currency})", format=MONEY),
             "fee_share": st.column_config.NumberColumn("Share of referred fees", format="percent"),
             "risk": "Why at risk",
-            "key_fee_earner": "The one person who knows them",
+            "key_fee_earner": st.column_config.TextColumn(
+                "Key person", help="The one fee earner who knows them, when only one does"),
             "fee_earners_who_know": st.column_config.NumberColumn("Fee earners who know them",
                                                                   format="%d"),
             "relationship_count": st.column_config.NumberColumn("Relationships", format="%d"),
@@ -122,13 +126,17 @@ else:
         stale[["fee_earner", "contact", "referrer", "strength", "last_contact_on",
                "months_since_contact", "referrer_referred_fees"]],
         hide_index=True, width="stretch", placeholder="never",
-        column_config={
-            "fee_earner": "Fee earner", "contact": "Contact", "referrer": "Referrer",
-            "strength": st.column_config.NumberColumn("Strength (1–5)", format="%d"),
+        column_config={  # who knows whom stays pinned on the left when the rest scroll at 1280 px
+            "fee_earner": st.column_config.TextColumn("Fee earner", pinned=True),
+            "contact": st.column_config.TextColumn("Contact", pinned=True),
+            "referrer": "Referrer",
+            "strength": st.column_config.NumberColumn(
+                "Strength", format="%d", help="From 1 (acquaintance) to 5 (close, trusted)"),
             "last_contact_on": st.column_config.DateColumn("Last contact"),
             "months_since_contact": st.column_config.NumberColumn("Months since", format="%d"),
             "referrer_referred_fees": st.column_config.NumberColumn(
-                f"Referrer's referred fees ({SETTINGS.currency})", format=MONEY),
+                f"Referrer's fees ({SETTINGS.currency})", format=MONEY,
+                help="The referrer's referred fees in the window: what the relationship helps to keep"),
         },
     )
 st.caption(f"A relationship is stale when its last recorded contact is on or before the window's "
@@ -146,7 +154,9 @@ else:
                "new_referrer_referrals", "closest_fee_earner", "max_strength"]],
         hide_index=True, width="stretch", placeholder="—",
         column_config={
-            "contact": "Contact", "job_title": "Job title", "from_referrer": "Moved from",
+            # twelve columns: the contact stays pinned on the left when the rest scroll
+            "contact": st.column_config.TextColumn("Contact", pinned=True),
+            "job_title": "Job title", "from_referrer": "Moved from",
             "to_referrer": "Moved to", "moved_on": st.column_config.DateColumn("Moved on"),
             "old_firm_referrals": st.column_config.NumberColumn("Referrals at old firm",
                                                                 format="%,d"),
