@@ -141,6 +141,20 @@ class Touches:
     def __len__(self) -> int:
         return len(self.position)
 
+    def subset(self, conversions: np.ndarray) -> Touches:
+        """The journeys of the conversions flagged in ``conversions`` (one flag per conversion, in
+        order), as Touches built for those conversions alone would be: a filtered view's journeys cut
+        out of its window's unfiltered ones."""
+        journeys = conversions[self.conversion_attributed]
+        rows = np.repeat(journeys, self.runs.lengths)
+        return Touches(
+            position=self.position[rows], n=self.n[rows], d=self.d[rows], channel=self.channel[rows],
+            referrer=self.referrer[rows], channels=self.channels, referrers=self.referrers,
+            conversion_value=self.conversion_value[conversions],
+            conversion_attributed=self.conversion_attributed[conversions],
+            lengths=self.runs.lengths[journeys],
+        )
+
     def arrays(self) -> dict[str, np.ndarray]:
         """What Touches(**arrays) is built from again: the given arrays, names as text (no pickling)."""
         return {
@@ -1111,12 +1125,16 @@ def kept_written() -> None:
     wait(pending)
 
 
+def _cache_key(dataset: Dataset, what: str, values: dict[str, object]) -> tuple:
+    return (str(dataset.data_dir), dataset.fingerprint, what,
+            repr(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items())))
+
+
 def _remembered(dataset: Dataset, what: str, values: dict[str, object], build) -> Touches:
     """Journeys are built once per data fingerprint, window, filters and lookback, and shared by
     every model and every attribution query (callers do not modify them). The default view's are
     also kept on disk (_store_folder)."""
-    key = (str(dataset.data_dir), dataset.fingerprint, what,
-           repr(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items())))
+    key = _cache_key(dataset, what, values)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -1166,6 +1184,11 @@ def journeys(dataset: Dataset, values: dict[str, object], remember: bool = True)
     lookback = int(values.get("lookback_days", 365))  # type: ignore[call-overload]
 
     def build() -> Touches:
+        if (unfiltered := _unfiltered_at_hand(dataset, window, lookback)) is not None:
+            kept = registry.run_sql_arrow(dataset, "journey_kept_by_filters", window).column("kept")
+            conversions = kept.fill_null(False).to_numpy(zero_copy_only=False)
+            if len(conversions) == len(unfiltered.conversion_value):
+                return unfiltered.subset(conversions)
         codes = registry.run_sql_arrow(dataset, "journey_codes", window)
         fees = registry.run_sql_arrow(dataset, "journey_fee_rows", window)
         names = registry.run_sql_arrow(dataset, "journey_code_names", window)
@@ -1173,6 +1196,23 @@ def journeys(dataset: Dataset, values: dict[str, object], remember: bool = True)
 
     key = {**window, "lookback_days": lookback}
     return (_remembered if remember else _kept_or_built)(dataset, "journeys", key, build)
+
+
+def _unfiltered_at_hand(dataset: Dataset, window: dict[str, object], lookback: int) -> Touches | None:
+    """For a filtered view: its window's unfiltered journeys with the same look-back, when they are in
+    memory or kept on disk (the default view's), to cut its own out of (Touches.subset). At 10
+    million referrals that takes 0.25 s for one team against 0.55-0.7 s to read and build them; the
+    unfiltered ones are not built for it when they are not at hand (1.6 s)."""
+    if not any(window.get(k) for k in _WINDOW_KEYS[2:]):
+        return None
+    values = {**{k: None for k in _WINDOW_KEYS[2:]}, "start": window["start"], "end": window["end"],
+              "lookback_days": lookback}  # as journeys() keys the view without a filter
+    with _cache_lock:
+        unfiltered = _cache.get(_cache_key(dataset, "journeys", values))
+    if unfiltered is not None:
+        return unfiltered
+    folder = _store_folder(dataset, "journeys", values)
+    return _kept(folder) if folder is not None else None
 
 
 def nonconverting(dataset: Dataset, values: dict[str, object], remember: bool = True) -> Touches:

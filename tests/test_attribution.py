@@ -766,6 +766,58 @@ def test_models_read_the_same_journeys_as_journey_touches(ds, lookback, filters)
             pd.testing.assert_frame_equal(credit(from_codes, model), credit(from_text, model))
 
 
+def _journey_arrays(touches):
+    return {name: getattr(touches, name).tolist() for name in
+            ("position", "n", "d", "channel", "referrer", "conversion_value", "conversion_attributed")} | {
+        "lengths": touches.runs.lengths.tolist()}
+
+
+@pytest.fixture(scope="module")
+def sample_ds(sample_dir):
+    dataset = open_dataset(sample_dir)
+    yield dataset
+    dataset.connection.close()
+
+
+@pytest.mark.parametrize("dimension", ["team", "office", "work_type", "referrer_type", "region"])
+def test_a_filtered_views_journeys_cut_from_the_unfiltered_ones_equal_those_read_for_it(
+        sample_ds, dimension, monkeypatch):
+    """Touches.subset on the window's unfiltered journeys (in memory, or kept on disk for the default
+    view) gives a filtered view exactly the journeys journey_codes gives it: same conversions,
+    touchpoints, positions, values."""
+    window = registry.default_window(sample_ds)
+    options = run(sample_ds, "filter_options")
+    chosen = options.loc[options["dimension"] == dimension, "value"].tolist()[:2]
+    values = {"start": window.start, "end": window.end, "lookback_days": 365,
+              **Filters(**{dimension: chosen}).as_params()}
+    attribution.forget()
+    attribution.journeys(sample_ds, {"start": window.start, "end": window.end})  # the unfiltered ones, kept
+    read = []
+    original_run = registry.run_sql_arrow
+    monkeypatch.setattr(registry, "run_sql_arrow",
+                        lambda dataset, name, *args: read.append(name) or original_run(dataset, name, *args))
+    cut = attribution.journeys(sample_ds, values, remember=False)
+    assert "journey_kept_by_filters" in read and "journey_codes" not in read  # no touchpoint read again
+    monkeypatch.setattr(attribution, "_unfiltered_at_hand", lambda *args: None)
+    built = attribution.journeys(sample_ds, values, remember=False)
+    assert "journey_codes" in read
+    assert 0 < built.journeys < attribution.journeys(sample_ds, {**values, dimension: None}).journeys
+    assert _journey_arrays(cut) == _journey_arrays(built)
+    attribution.forget()
+
+
+def test_journey_kept_by_filters(ds):
+    # journeys by (opened_on, matter_id): MG0 0 (2024, outside the window), MG1 1, ME1 2, MA 3, ME2 4,
+    # ME3 5, MB 6 (the one property matter), MC 7, MF 8, MJ 9, MD 10
+    everything = run(ds, "journey_kept_by_filters")
+    assert everything["journey"].tolist() == list(range(1, 11)) and everything["kept"].all()
+    property_only = run(ds, "journey_kept_by_filters", Filters(team=["property"]))
+    assert property_only["journey"].tolist() == list(range(1, 11))
+    assert property_only["kept"].tolist() == [j == 6 for j in range(1, 11)]
+    nothing = run(ds, "journey_kept_by_filters", Filters(team=["employment"]))
+    assert len(nothing) == 10 and not nothing["kept"].any()
+
+
 def test_nonconverting_codes(ds):
     # clients A 0, B 1, C 2, D 3, E 4, G 5, H 6, J 7; seq runs client by client, then by time
     # (A: TA1 1, TA2 2, ... TA5 5; ... H: TH0 19, TH1 20, TH2 21). A's TA5 (website) comes after
