@@ -23,18 +23,25 @@ def money(value: object, currency: str | None = None) -> str:
     return f"{sign}{currency or SETTINGS.currency} {abs(amount):,.0f}"
 
 
+# (unit, its size, decimals), largest first: a tile a quarter of a page wide holds "GBP 8.44bn" but
+# not "GBP 8,443.12m" (a network of 10 million referrals bills billions)
+_SHORT_UNITS = (("bn", 1e9, 2), ("m", 1e6, 2), ("k", 1e3, 0))
+
+
 def amount_short(value: object) -> str:
-    """A compact amount for tiles whose label carries the currency: 1.25m, 840k, 9,500."""
+    """A compact amount for tiles whose label carries the currency: 8.44bn, 1.25m, 840k, 9,500."""
     if _missing(value):
         return "—"
     amount = float(value)  # type: ignore[arg-type]
     sign = "−" if amount < 0 else ""
     amount = abs(amount)
-    if amount >= 1e6:
-        return f"{sign}{amount / 1e6:,.2f}m"
-    if amount >= 1e4:
-        return f"{sign}{amount / 1e3:,.0f}k"
-    return f"{sign}{amount:,.0f}"
+    if amount < 1e4:
+        return f"{sign}{amount:,.0f}"
+    for unit, size, decimals in _SHORT_UNITS:
+        # by the amount as rounded, so that 999,999.99 reads 1.00m, not 1,000k
+        if round(amount / size, decimals) >= 1:
+            return f"{sign}{amount / size:,.{decimals}f}{unit}"
+    return f"{sign}{amount:,.0f}"  # not reached: 10,000 and more is 10k or more
 
 
 def money_short(value: object, currency: str | None = None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard.formatting import to_the_cent
+from dashboard.formatting import amount_short, money_short, to_the_cent
 
 
 def test_equal_money_from_sums_in_another_order_falls_to_the_next_column():
@@ -21,3 +21,11 @@ def test_columns_other_than_floats_sort_as_they_are():
     assert to_the_cent(names) is names
     counts = pd.Series([3, 1])
     assert to_the_cent(counts) is counts
+
+
+def test_short_amounts_fit_a_tile_from_thousands_to_billions():
+    assert [amount_short(v) for v in (9_500, 10_000, 840_400, 999_999.99, 1_254_000, 8_443_120_000.0)] == [
+        "9,500", "10k", "840k", "1.00m", "1.25m", "8.44bn"]
+    assert amount_short(999_999_999.0) == "1.00bn" and amount_short(-2_500_000) == "−2.50m"
+    assert amount_short(None) == "—" and money_short(None) == "—"
+    assert money_short(8_443_120_000.0, "GBP") == "GBP 8.44bn"
