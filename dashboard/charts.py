@@ -403,7 +403,7 @@ def stress_test(frame: pd.DataFrame, currency: str | None = None) -> go.Figure:
         + " %{customdata[1]:,.0f} lost (%{y:.1%})<extra></extra>",
     ))
     fig.update_yaxes(title_text="Referred fees lost (%)", tickformat=".0%", range=[0, 1.05])
-    return _layout(fig, "Stress test: referred fees lost if the top referrers stop (%)", height=360)
+    return _layout(fig, "Stress test: referred fees lost (%)", height=360)
 
 
 # --- Attribution ---

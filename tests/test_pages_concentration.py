@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from dashboard.formatting import count, share
+from dashboard.formatting import amount_short, count, share
+from dashboard.settings import SETTINGS
 
 
 @pytest.fixture()
@@ -22,10 +23,12 @@ def test_concentration_page(page, expected):
     tiles = {m.label: m.value for m in page.metric}
     assert tiles["Top-3 share"] == share(concentration["top3_share"])
     assert tiles["Referrers giving 80%"] == count(concentration["referrers_for_80pct"])
+    # the currency in the label, so that billions fit a fifth of the page
+    assert tiles[f"Referred fees ({SETTINGS.currency})"] == amount_short(concentration["total_referred_fees"])
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in page.get("plotly_chart")]
     assert titles == [
         "Lorenz curve of referred fees (%)",
-        "Stress test: referred fees lost if the top referrers stop (%)",
+        "Stress test: referred fees lost (%)",
         "Concentration over time: top-3 share and HHI, rolling 12 months (%)",
         "Referrers giving 80% of referred fees, rolling 12 months (number)",
     ]

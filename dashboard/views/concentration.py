@@ -4,7 +4,7 @@ losing the top ones would cost."""
 import streamlit as st
 
 from dashboard import charts, state
-from dashboard.formatting import count, money_short, share
+from dashboard.formatting import amount_short, count, share
 from dashboard.settings import SETTINGS
 
 MONEY = f"{SETTINGS.currency} %,.0f"
@@ -28,7 +28,8 @@ if fees.empty:
     st.stop()
 
 tiles = st.columns(5)
-tiles[0].metric("Referred fees", money_short(concentration["total_referred_fees"]),
+# the currency in the label: a fifth of the page holds "65.04bn" but not "GBP 65.04bn"
+tiles[0].metric(f"Referred fees ({SETTINGS.currency})", amount_short(concentration["total_referred_fees"]),
                 help="fees billed in the window on matters from inbound referrals, whenever referred")
 tiles[1].metric("Top-3 share", share(concentration["top3_share"]),
                 help="share of referred fees from the three largest referrers")

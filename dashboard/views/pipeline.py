@@ -29,10 +29,11 @@ plans = state.query("plans")
 labels = [label for _, label in STAGES]
 by_stage = pipeline["stage_label"].value_counts()
 
-tiles = st.columns(len(STAGES) + 1)
+# two rows of three: in one row of six at 1280 px the stages' names were cut off ("2 · Getting to know…")
+tiles = [column for _ in range(2) for column in st.columns(3)]
 tiles[0].metric("In the pipeline", count(len(pipeline)), help="referrers whose plan has a stage")
 for tile, (order, label) in zip(tiles[1:], enumerate(labels, start=1), strict=True):
-    tile.metric(f"{order} · {label}", count(by_stage.get(label, 0)))
+    tile.metric(f"{order} · {label}", count(by_stage.get(label, 0)), help=f"referrers at stage {order}, {label.lower()}")
 
 if pipeline.empty:
     st.info("No referrer is in the pipeline yet. Open a referrer's profile (Relationships → Referrer profile), "
