@@ -1069,7 +1069,12 @@ def _store_folder(dataset: Dataset, what: str, values: dict[str, object]) -> Pat
     if any(values.get(k) for k in _WINDOW_KEYS[2:]) or values.get("lookback_days", 365) != 365:
         return None
     folder = facts.facts_dir_if_built(dataset.data_dir, dataset.fingerprint)
-    return folder / "journeys" / f"{what}-{_builder_version()}" if folder else None
+    if folder is None:
+        return None
+    # the window in the name too: what the default window is can change with refport's code
+    # (window.py), which _builder_version does not read
+    version = hashlib.sha256(f"{_builder_version()} {window.start} {window.end}".encode()).hexdigest()[:16]
+    return folder / "journeys" / f"{what}-{version}"
 
 
 # Journeys are written to disk on a thread of their own (about 0.7 s for 200 MB at size L), so the page
@@ -1183,8 +1188,11 @@ def journeys(dataset: Dataset, values: dict[str, object], remember: bool = True)
     window = {k: values.get(k) for k in _WINDOW_KEYS}  # a filter not given keeps everything
     lookback = int(values.get("lookback_days", 365))  # type: ignore[call-overload]
 
+    # the unfiltered ones in memory are taken now: making room for the new journeys can drop them
+    in_memory = _unfiltered_in_memory(dataset, window, lookback)
+
     def build() -> Touches:
-        if (unfiltered := _unfiltered_at_hand(dataset, window, lookback)) is not None:
+        if (unfiltered := in_memory or _unfiltered_on_disk(dataset, window, lookback)) is not None:
             kept = registry.run_sql_arrow(dataset, "journey_kept_by_filters", window).column("kept")
             conversions = kept.fill_null(False).to_numpy(zero_copy_only=False)
             if len(conversions) == len(unfiltered.conversion_value):
@@ -1198,19 +1206,29 @@ def journeys(dataset: Dataset, values: dict[str, object], remember: bool = True)
     return (_remembered if remember else _kept_or_built)(dataset, "journeys", key, build)
 
 
-def _unfiltered_at_hand(dataset: Dataset, window: dict[str, object], lookback: int) -> Touches | None:
-    """For a filtered view: its window's unfiltered journeys with the same look-back, when they are in
-    memory or kept on disk (the default view's), to cut its own out of (Touches.subset). At 10
-    million referrals that takes 0.25 s for one team against 0.55-0.7 s to read and build them; the
-    unfiltered ones are not built for it when they are not at hand (1.6 s)."""
+def _unfiltered_values(window: dict[str, object], lookback: int) -> dict[str, object] | None:
+    """For a filtered view: the values of its window's unfiltered journeys with the same look-back, as
+    journeys() keys them; None for a view without a filter."""
     if not any(window.get(k) for k in _WINDOW_KEYS[2:]):
         return None
-    values = {**{k: None for k in _WINDOW_KEYS[2:]}, "start": window["start"], "end": window["end"],
-              "lookback_days": lookback}  # as journeys() keys the view without a filter
+    return {**{k: None for k in _WINDOW_KEYS[2:]}, "start": window["start"], "end": window["end"],
+            "lookback_days": lookback}
+
+
+# A filtered view's journeys are cut out of its window's unfiltered ones with the same look-back
+# (Touches.subset) when those are in memory or kept on disk (the default view's): at 10 million
+# referrals 0.25 s for one team against 0.55-0.7 s to read and build them. The unfiltered ones are not
+# built for it when they are not at hand (1.6 s).
+def _unfiltered_in_memory(dataset: Dataset, window: dict[str, object], lookback: int) -> Touches | None:
+    if (values := _unfiltered_values(window, lookback)) is None:
+        return None
     with _cache_lock:
-        unfiltered = _cache.get(_cache_key(dataset, "journeys", values))
-    if unfiltered is not None:
-        return unfiltered
+        return _cache.get(_cache_key(dataset, "journeys", values))
+
+
+def _unfiltered_on_disk(dataset: Dataset, window: dict[str, object], lookback: int) -> Touches | None:
+    if (values := _unfiltered_values(window, lookback)) is None:
+        return None
     folder = _store_folder(dataset, "journeys", values)
     return _kept(folder) if folder is not None else None
 

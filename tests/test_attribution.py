@@ -11,7 +11,7 @@ import itertools
 import json
 import math
 import threading
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -779,12 +779,24 @@ def sample_ds(sample_dir):
     dataset.connection.close()
 
 
+def _read_without_cutting(monkeypatch):
+    monkeypatch.setattr(attribution, "_unfiltered_in_memory", lambda *args: None)
+    monkeypatch.setattr(attribution, "_unfiltered_on_disk", lambda *args: None)
+
+
+def _count_reads(monkeypatch) -> list[str]:
+    read = []
+    original_run = registry.run_sql_arrow
+    monkeypatch.setattr(registry, "run_sql_arrow",
+                        lambda dataset, name, *args: read.append(name) or original_run(dataset, name, *args))
+    return read
+
+
 @pytest.mark.parametrize("dimension", ["team", "office", "work_type", "referrer_type", "region"])
 def test_a_filtered_views_journeys_cut_from_the_unfiltered_ones_equal_those_read_for_it(
         sample_ds, dimension, monkeypatch):
-    """Touches.subset on the window's unfiltered journeys (in memory, or kept on disk for the default
-    view) gives a filtered view exactly the journeys journey_codes gives it: same conversions,
-    touchpoints, positions, values."""
+    """Touches.subset on the window's unfiltered journeys in memory gives a filtered view exactly the
+    journeys journey_codes gives it: same conversions, touchpoints, positions, values."""
     window = registry.default_window(sample_ds)
     options = run(sample_ds, "filter_options")
     chosen = options.loc[options["dimension"] == dimension, "value"].tolist()[:2]
@@ -792,17 +804,45 @@ def test_a_filtered_views_journeys_cut_from_the_unfiltered_ones_equal_those_read
               **Filters(**{dimension: chosen}).as_params()}
     attribution.forget()
     attribution.journeys(sample_ds, {"start": window.start, "end": window.end})  # the unfiltered ones, kept
-    read = []
-    original_run = registry.run_sql_arrow
-    monkeypatch.setattr(registry, "run_sql_arrow",
-                        lambda dataset, name, *args: read.append(name) or original_run(dataset, name, *args))
+    read = _count_reads(monkeypatch)
     cut = attribution.journeys(sample_ds, values, remember=False)
     assert "journey_kept_by_filters" in read and "journey_codes" not in read  # no touchpoint read again
-    monkeypatch.setattr(attribution, "_unfiltered_at_hand", lambda *args: None)
+    _read_without_cutting(monkeypatch)
     built = attribution.journeys(sample_ds, values, remember=False)
     assert "journey_codes" in read
     assert 0 < built.journeys < attribution.journeys(sample_ds, {**values, dimension: None}).journeys
     assert _journey_arrays(cut) == _journey_arrays(built)
+    attribution.forget()
+
+
+def test_a_filtered_view_of_the_default_window_is_cut_from_the_journeys_kept_on_disk(sample_ds, monkeypatch):
+    window = registry.default_window(sample_ds)
+    values = {"start": window.start, "end": window.end, "lookback_days": 365, "team": ["corporate"]}
+    attribution.keep_default_view(sample_ds)
+    attribution.forget()  # a new process: nothing in memory
+    read = _count_reads(monkeypatch)
+    cut = attribution.journeys(sample_ds, values, remember=False)
+    assert "journey_kept_by_filters" in read and "journey_codes" not in read
+    _read_without_cutting(monkeypatch)
+    assert _journey_arrays(cut) == _journey_arrays(attribution.journeys(sample_ds, values, remember=False))
+    attribution.forget()
+
+
+def test_the_unfiltered_journeys_in_memory_are_cut_even_when_room_is_made_for_the_filtered_ones(
+        sample_ds, monkeypatch):
+    """Another window and look-back (nothing kept on disk), and a cache with room for about one window's
+    journeys: making room for the filtered ones drops the unfiltered ones, after they were taken."""
+    end = registry.default_window(sample_ds).end
+    unfiltered = {"start": date(end.year - 1, 1, 1), "end": end, "lookback_days": 30}
+    values = {**unfiltered, "team": ["corporate"]}
+    attribution.forget()
+    monkeypatch.setattr(attribution, "_CACHE_BYTES",
+                        int(1.5 * attribution._nbytes(attribution.journeys(sample_ds, unfiltered))))
+    read = _count_reads(monkeypatch)
+    cut = attribution.journeys(sample_ds, values)
+    assert "journey_kept_by_filters" in read and "journey_codes" not in read
+    _read_without_cutting(monkeypatch)
+    assert _journey_arrays(cut) == _journey_arrays(attribution.journeys(sample_ds, values, remember=False))
     attribution.forget()
 
 
@@ -963,6 +1003,20 @@ def test_journeys_kept_by_another_version_of_refport_are_replaced(fresh_journeys
     attribution.journeys(ds, values)
     attribution.kept_written()
     assert newer.is_dir() and not older.exists()
+
+
+def test_journeys_kept_for_another_default_window_are_not_read(fresh_journeys_ds, monkeypatch):
+    """What the default window is can change with refport's code: the kept folder is named by it too."""
+    ds, values = fresh_journeys_ds, _default_view(fresh_journeys_ds)
+    attribution.journeys(ds, values)
+    attribution.kept_written()
+    kept = _kept(ds, "journeys", values)
+    assert kept.is_dir()
+    later = Window(values["start"] + timedelta(days=1), values["end"])
+    monkeypatch.setattr(registry, "default_window", lambda dataset, start=None, end=None: later)
+    elsewhere = _kept(ds, "journeys", {**values, "start": later.start})
+    assert elsewhere != kept and not elsewhere.exists()
+    attribution.forget()
 
 
 def test_a_folder_written_first_by_another_process_is_kept(tmp_path):
