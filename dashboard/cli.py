@@ -207,13 +207,14 @@ def cmd_query(args: argparse.Namespace) -> int:
 def _progress(frames: Iterator[pd.DataFrame], every: int = 1_000_000) -> Iterator[pd.DataFrame]:
     """The frames as they are, saying on stderr each time another ``every`` rows have been written, and
     how many in all at the end when it said anything (the last count is not the total)."""
-    written = 0
+    written = said = 0
     for frame in frames:
         yield frame
         before, written = written, written + len(frame)
         if written // every > before // every:
             print(f"refport: {written:,} rows written", file=sys.stderr, flush=True)
-    if written >= every:
+            said = written
+    if said and said != written:
         print(f"refport: {written:,} rows in all", file=sys.stderr, flush=True)
 
 

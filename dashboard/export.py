@@ -85,11 +85,14 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
             continue
         try:
-            formula = values.str.startswith(FORMULA_STARTS, na=False)
-        except AttributeError:  # a column of objects without text (dates): nothing to escape
+            formula = values.str.startswith(FORMULA_STARTS, na=False).to_numpy(dtype=bool)
+        except (AttributeError, TypeError):  # objects without text (dates, bytes): nothing to escape
             continue
         if formula.any():
-            out.isetitem(position, values.mask(formula, "'" + values[formula].astype(object)))
+            # by position, not by index label (a frame's labels may repeat)
+            escaped = values.to_numpy(dtype=object, copy=True)
+            escaped[formula] = ["'" + text for text in escaped[formula]]
+            out.isetitem(position, pd.Series(escaped, index=values.index, name=values.name))
     return out
 
 

@@ -33,9 +33,9 @@ def amount_short(value: object) -> str:
     if _missing(value):
         return "—"
     amount = float(value)  # type: ignore[arg-type]
-    sign = "−" if amount < 0 else ""
+    sign = "−" if round(amount) < 0 else ""  # not "−0"
     amount = abs(amount)
-    if amount < 1e4:
+    if round(amount) < 1e4:  # 9,999.5 reads 10k, as it rounds
         return f"{sign}{amount:,.0f}"
     for unit, size, decimals in _SHORT_UNITS:
         # by the amount as rounded, so that 999,999.99 reads 1.00m, not 1,000k

@@ -125,6 +125,8 @@ def test_a_long_query_result_says_how_many_rows_are_written(capsys):
         "refport: 8 rows written", "refport: 12 rows written", "refport: 13 rows in all"]
     assert [len(f) for f in _progress(iter(frames[:1]), every=5)] == [4]
     assert capsys.readouterr().err == ""  # a short result is written without a word
+    assert [len(f) for f in _progress(iter(frames[:3]), every=6)] == [4, 4, 4]
+    assert capsys.readouterr().err.splitlines() == ["refport: 8 rows written", "refport: 12 rows written"]
 
 
 def test_a_reader_that_stops_early_gets_no_traceback(sample_dir):

@@ -17,6 +17,15 @@ def test_csv_escapes_formula_injection():
     assert rows[3] == ["'-2", "3"] and rows[4] == ["'@SUM(A1)", "4"] and rows[5] == ["plain", "5"]
 
 
+def test_csv_escapes_by_position_whatever_the_frames_index_and_column_types():
+    frame = pd.DataFrame({"text": ["=q", "w", "+e"],
+                          "category": pd.Categorical(["@c", "d", "@c"]),
+                          "raw": [b"=bytes", b"x", None]}, index=[1, 1, 0])
+    rows = list(csv.reader(io.StringIO(to_csv(frame))))
+    assert [row[:2] for row in rows[1:]] == [["'=q", "'@c"], ["w", "d"], ["'+e", "'@c"]]
+    assert frame["text"].tolist() == ["=q", "w", "+e"]  # the frame itself is left as it was
+
+
 def test_decimals_are_written_to_fifteen_significant_digits():
     """The last digits of a sum of doubles depend on the order it was added in: they are not written."""
     frame = pd.DataFrame({"fees": [3335588.3000000003, 0.1 + 0.2, 1e-7, 2.5, float("nan")], "n": [1, 2, 3, 4, 5]})

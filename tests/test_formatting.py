@@ -28,4 +28,5 @@ def test_short_amounts_fit_a_tile_from_thousands_to_billions():
         "9,500", "10k", "840k", "1.00m", "1.25m", "8.44bn"]
     assert amount_short(999_999_999.0) == "1.00bn" and amount_short(-2_500_000) == "−2.50m"
     assert amount_short(None) == "—" and money_short(None) == "—"
+    assert [amount_short(v) for v in (9_999.4, 9_999.5, -0.4, -0.6)] == ["9,999", "10k", "0", "−1"]
     assert money_short(8_443_120_000.0, "GBP") == "GBP 8.44bn"
