@@ -23,9 +23,9 @@ def money(value: object, currency: str | None = None) -> str:
     return f"{sign}{currency or SETTINGS.currency} {abs(amount):,.0f}"
 
 
-# (unit, its size, decimals), largest first: a tile a quarter of a page wide holds "GBP 8.44bn" but
-# not "GBP 8,443.12m" (a network of 10 million referrals bills billions)
-_SHORT_UNITS = (("bn", 1e9, 2), ("m", 1e6, 2), ("k", 1e3, 0))
+# (unit, its size), largest first, each to two decimals; below them thousands as "k": a tile a quarter
+# of a page wide holds "GBP 8.44bn" but not "GBP 8,443.12m" (10 million referrals bill billions)
+_SHORT_UNITS = (("bn", 1e9), ("m", 1e6))
 
 
 def amount_short(value: object) -> str:
@@ -37,11 +37,11 @@ def amount_short(value: object) -> str:
     amount = abs(amount)
     if round(amount) < 1e4:  # 9,999.5 reads 10k, as it rounds
         return f"{sign}{amount:,.0f}"
-    for unit, size, decimals in _SHORT_UNITS:
+    for unit, size in _SHORT_UNITS:
         # by the amount as rounded, so that 999,999.99 reads 1.00m, not 1,000k
-        if round(amount / size, decimals) >= 1:
-            return f"{sign}{amount / size:,.{decimals}f}{unit}"
-    return f"{sign}{amount:,.0f}"  # not reached: 10,000 and more is 10k or more
+        if round(amount / size, 2) >= 1:
+            return f"{sign}{amount / size:,.2f}{unit}"
+    return f"{sign}{amount / 1e3:,.0f}k"
 
 
 def money_short(value: object, currency: str | None = None) -> str:
