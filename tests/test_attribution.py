@@ -990,12 +990,18 @@ def test_damaged_kept_journeys_are_built_again_and_kept_whole(fresh_journeys_ds)
     assert sorted(p.stem for p in folder.glob("*.npy")) == sorted(attribution._STORED)
 
 
+def _journeys_kept_on_disk(dataset, values):
+    """The folder the journeys of ``values`` (the default view) are kept in, once built and written."""
+    attribution.journeys(dataset, values)
+    attribution.kept_written()
+    folder = _kept(dataset, "journeys", values)
+    assert folder.is_dir()
+    return folder
+
+
 def test_journeys_kept_by_another_version_of_refport_are_replaced(fresh_journeys_ds, monkeypatch):
     ds, values = fresh_journeys_ds, _default_view(fresh_journeys_ds)
-    attribution.journeys(ds, values)
-    attribution.kept_written()
-    older = _kept(ds, "journeys", values)
-    assert older.is_dir()
+    older = _journeys_kept_on_disk(ds, values)
     monkeypatch.setattr(attribution, "_builder_version", lambda: "another")
     attribution.forget()
     newer = _kept(ds, "journeys", values)
@@ -1008,10 +1014,7 @@ def test_journeys_kept_by_another_version_of_refport_are_replaced(fresh_journeys
 def test_journeys_kept_for_another_default_window_are_not_read(fresh_journeys_ds, monkeypatch):
     """What the default window is can change with refport's code: the kept folder is named by it too."""
     ds, values = fresh_journeys_ds, _default_view(fresh_journeys_ds)
-    attribution.journeys(ds, values)
-    attribution.kept_written()
-    kept = _kept(ds, "journeys", values)
-    assert kept.is_dir()
+    kept = _journeys_kept_on_disk(ds, values)
     later = Window(values["start"] + timedelta(days=1), values["end"])
     monkeypatch.setattr(registry, "default_window", lambda dataset, start=None, end=None: later)
     elsewhere = _kept(ds, "journeys", {**values, "start": later.start})
