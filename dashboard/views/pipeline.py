@@ -33,7 +33,8 @@ by_stage = pipeline["stage_label"].value_counts()
 tiles = [column for _ in range(2) for column in st.columns(3)]
 tiles[0].metric("In the pipeline", count(len(pipeline)), help="referrers whose plan has a stage")
 for tile, (order, label) in zip(tiles[1:], enumerate(labels, start=1), strict=True):
-    tile.metric(f"{order} · {label}", count(by_stage.get(label, 0)), help=f"referrers at stage {order}, {label.lower()}")
+    tile.metric(f"{order} · {label}", count(by_stage.get(label, 0)),
+                help=f"referrers at stage {order}, {label.lower()}")
 
 if pipeline.empty:
     st.info("No referrer is in the pipeline yet. Open a referrer's profile (Relationships → Referrer profile), "
